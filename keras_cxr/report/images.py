@@ -1,0 +1,95 @@
+"""Image grids: original / degraded / restored, and activation maps with boxes."""
+
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from keras_cxr.report._figure import finish, new_figure
+
+
+def _as_2d(image):
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3 and image.shape[-1] in (1, 3):
+        image = image[..., 0] if image.shape[-1] == 1 else image
+    if image.ndim not in (2, 3):
+        raise ValueError(f"Expected an image (H, W), (H, W, 1) or (H, W, 3); received shape {image.shape}.")
+    return image
+
+
+def plot_image_grid(columns, num_rows=None, title=None, path=None, cell_size=2.2):
+    """Grid of images: one column per named set (e.g. original / degraded / restored), one row per sample.
+
+    Args:
+        columns: {column title: sequence of images (N, H, W[, 1])}; all columns need the same N.
+        num_rows: number of samples to show (default: all).
+        title: figure title.
+        path: optional PNG path.
+        cell_size: inches per cell.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Example:
+    >>> import numpy as np
+    >>> x = np.random.rand(2, 8, 8, 1)
+    >>> fig = plot_image_grid({"original": x, "degraded": x, "restored": x})
+    >>> len(fig.axes)
+    6
+    """
+    if not columns:
+        raise ValueError("columns is empty: pass {title: images}.")
+    counts = {name: len(images) for name, images in columns.items()}
+    if len(set(counts.values())) != 1:
+        raise ValueError(f"All columns need the same number of images; received {counts}.")
+    rows = min(num_rows or min(counts.values()), min(counts.values()))
+    fig = new_figure(cell_size * len(columns), cell_size * rows + (0.4 if title else 0))
+    for c, (name, images) in enumerate(columns.items()):
+        for r in range(rows):
+            ax = fig.add_subplot(rows, len(columns), r * len(columns) + c + 1)
+            ax.imshow(_as_2d(images[r]), cmap="gray", vmin=0, vmax=1)
+            ax.set_axis_off()
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return finish(fig, path)
+
+
+def plot_activation_maps(images, maps, boxes=None, gt_boxes=None, titles=None, title=None, path=None, cell_size=2.5):
+    """Overlays activation maps (e.g. Score-CAM) on images, with predicted (yellow) and true (green) boxes.
+
+    Args:
+        images: (N, H, W[, 1]) images in [0, 1].
+        maps: (N, H, W) maps in [0, 1].
+        boxes: optional per-image list of (x_min, y_min, x_max, y_max) predicted boxes.
+        gt_boxes: optional per-image list of ground-truth boxes, same format.
+        titles: optional per-image titles.
+        title: figure title.
+        path: optional PNG path.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Example:
+    >>> import numpy as np
+    >>> fig = plot_activation_maps(np.zeros((1, 8, 8)), np.ones((1, 8, 8)), boxes=[[(1, 1, 5, 5)]])
+    >>> len(fig.axes[0].patches)
+    1
+    """
+    if len(images) != len(maps):
+        raise ValueError(f"{len(images)} images but {len(maps)} maps.")
+    n = len(images)
+    fig = new_figure(cell_size * n, cell_size + (0.4 if title else 0))
+    for i in range(n):
+        ax = fig.add_subplot(1, n, i + 1)
+        ax.imshow(_as_2d(images[i]), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(np.asarray(maps[i]), cmap="jet", alpha=0.4, vmin=0, vmax=1)
+        for group, color in ((boxes, "yellow"), (gt_boxes, "lime")):
+            for box in (group[i] if group is not None else []) or []:
+                x0, y0, x1, y1 = [float(v) for v in box[-4:]]
+                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color=color, lw=1.5))
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return finish(fig, path)
