@@ -30,7 +30,7 @@ class AttentionFuzzyHead(keras.layers.Layer):
     Example:
     >>> import numpy as np
     >>> head = AttentionFuzzyHead(num_classes=2)
-    >>> head(np.ones((3, 8), "float32")).shape
+    >>> tuple(head(np.ones((3, 8), "float32")).shape)
     (3, 2)
 
     Reference:

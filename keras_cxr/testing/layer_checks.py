@@ -13,7 +13,7 @@ def assert_config_round_trip(layer):
 
     Example:
     >>> import keras
-    >>> assert_config_round_trip(keras.layers.Dense(3))
+    >>> _ = assert_config_round_trip(keras.layers.Dense(3))
     """
     config = layer.get_config()
     clone = layer.__class__.from_config(config)
