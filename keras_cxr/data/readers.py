@@ -1,0 +1,277 @@
+"""Reading one chest X-ray file of any common format into a float32 (H, W) array in [0, 1]."""
+
+import os
+import struct
+import warnings
+
+import numpy as np
+
+MIN_SIDE = 8
+DEFAULT_MAX_PIXELS = 2**28  # 268 M pixels (16384 x 16384); larger headers are treated as decompression bombs
+
+# Magic numbers → format. DICOM Part 10 has "DICM" at byte 128 (checked separately).
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+    (b"\x93NUMPY", "npy"),
+    (b"BM", "bmp"),
+)
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read; the message names the file, the reason and the fix."""
+
+    def __init__(self, path, reason, fix=None):
+        self.path = os.fspath(path)
+        self.reason = reason
+        message = f"Cannot read image '{self.path}': {reason}."
+        if fix:
+            message += f" {fix}"
+        super().__init__(message)
+
+
+def _sniff(path, head):
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if os.path.splitext(path)[1].lower() in (".dcm", ".dicom") and len(head) >= 8:
+        return "dicom"  # DICOM without the Part 10 preamble: let pydicom try with force=True
+    return None
+
+
+def _check_size(path, height, width, max_pixels):
+    if height * width > max_pixels:
+        raise ImageReadError(path, f"its header announces {width}x{height} = {width * height} pixels, more than "
+                             f"max_pixels={max_pixels} (a possible decompression bomb)",
+                             "Pass a larger max_pixels to read_image if the file is trusted.")
+
+
+def _png_header_size(path, head, max_pixels):
+    if len(head) < 24 or head[12:16] != b"IHDR":
+        raise ImageReadError(path, "the PNG header (IHDR chunk) is missing or truncated", "Re-export the file.")
+    width, height = struct.unpack(">II", head[16:24])
+    _check_size(path, height, width, max_pixels)
+
+
+def _to_gray(path, array):
+    """Channels-last color → luminance (ITU-R BT.601, as OpenCV and PIL do); alpha is ignored."""
+    if array.ndim == 2:
+        return array
+    if array.ndim == 3 and array.shape[2] == 1:
+        return array[..., 0]
+    if array.ndim == 3 and array.shape[2] in (3, 4):
+        rgb = array[..., :3].astype(np.float64)
+        return rgb @ np.array([0.299, 0.587, 0.114])
+    raise ImageReadError(path, f"unsupported pixel array shape {array.shape}",
+                         "Expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4).")
+
+
+def _scale_integer(array):
+    if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+        maximum = 1 if array.dtype == np.bool_ else np.iinfo(array.dtype).max
+        return array.astype(np.float32) / np.float32(maximum)
+    return array
+
+
+def _read_raster(path, kind, max_pixels):
+    """PNG / JPEG / TIFF / BMP: OpenCV first (fast), PIL for what OpenCV cannot decode."""
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is not None:
+        if image.ndim == 3 and image.shape[2] in (3, 4):  # OpenCV returns BGR(A); palettes are applied
+            image = image[..., [2, 1, 0] + ([3] if image.shape[2] == 4 else [])]
+        return image
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as pil:
+                _check_size(path, pil.height, pil.width, max_pixels)
+                if pil.mode == "P":
+                    pil = pil.convert("RGBA" if "transparency" in pil.info else "RGB")
+                elif pil.mode not in ("L", "I;16", "I;16B", "I", "F", "RGB", "RGBA", "LA", "1"):
+                    pil = pil.convert("RGB")
+                pil.load()
+                array = np.asarray(pil)
+                if pil.mode == "I":  # 32-bit integer data of unknown bit depth: min-max normalized later
+                    array = array.astype(np.float64)
+                return array
+    except ImageReadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageReadError(path, f"decompression bomb guard: {error}",
+                             "Pass a larger max_pixels to read_image if the file is trusted.") from None
+    except Exception as error:  # PIL raises many types for corrupt data
+        raise ImageReadError(path, f"the {kind.upper()} data is truncated or corrupt ({type(error).__name__}: "
+                             f"{error})", "Re-export or re-download the file.") from None
+
+
+def _read_npy(path, max_pixels):
+    try:
+        array = np.load(path, allow_pickle=False, mmap_mode="r")
+    except Exception as error:
+        raise ImageReadError(path, f"the .npy file is truncated or corrupt ({error})", "Re-save it with np.save.") from None
+    if array.ndim not in (2, 3):
+        raise ImageReadError(path, f"a .npy image must be (H, W) or (H, W, C); received shape {array.shape}")
+    _check_size(path, array.shape[0], array.shape[1], max_pixels)
+    array = np.asarray(array)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise ImageReadError(path, f"a .npy image must hold numbers; received dtype {array.dtype}")
+    return array
+
+
+def _dicom_decoder_hint(transfer_syntax):
+    name = getattr(transfer_syntax, "name", str(transfer_syntax))
+    uid = str(transfer_syntax)
+    if uid.startswith("1.2.840.10008.1.2.4.8") or "LS" in name:
+        return "pip install pylibjpeg pylibjpeg-libjpeg (JPEG-LS)"
+    if uid.startswith("1.2.840.10008.1.2.4.9") or "2000" in name:
+        return "pip install pylibjpeg pylibjpeg-openjpeg (JPEG 2000)"
+    if uid == "1.2.840.10008.1.2.5":
+        return "pip install pylibjpeg pylibjpeg-rle (RLE)"
+    return "pip install pylibjpeg pylibjpeg-libjpeg pillow (JPEG)"
+
+
+def _read_dicom(path, max_pixels):
+    import pydicom
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        dataset = pydicom.dcmread(path, force=True)
+    except Exception as error:
+        raise ImageReadError(path, f"the DICOM file is truncated or corrupt ({type(error).__name__}: {error})",
+                             "Re-export the file from the PACS.") from None
+    if "PixelData" not in dataset and "FloatPixelData" not in dataset and "DoubleFloatPixelData" not in dataset:
+        raise ImageReadError(path, "the DICOM dataset has no pixel data (e.g. a structured report or a "
+                             "presentation state)", "Point to the image object of the study.")
+    rows, columns = int(dataset.get("Rows", 0)), int(dataset.get("Columns", 0))
+    _check_size(path, rows, columns, max_pixels)
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    supported = ("MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "YBR_FULL_422")
+    if photometric not in supported:
+        raise ImageReadError(path, f"unsupported PhotometricInterpretation {photometric!r}",
+                             f"Supported: {', '.join(supported)}; convert the file to MONOCHROME2.")
+    if int(dataset.get("NumberOfFrames", 1) or 1) > 1:
+        raise ImageReadError(path, f"it is a multi-frame DICOM ({dataset.NumberOfFrames} frames), not a radiograph",
+                             "Extract the frame you need first.")
+    try:
+        pixels = dataset.pixel_array
+    except Exception as error:
+        file_meta = getattr(dataset, "file_meta", None)
+        syntax = file_meta.get("TransferSyntaxUID", "unknown") if file_meta is not None else "unknown"
+        message = str(error)
+        if "handler" in message.lower() or "decod" in message.lower() or "plugin" in message.lower():
+            raise ImageReadError(path, f"no installed decoder handles its transfer syntax {syntax} "
+                                 f"({getattr(syntax, 'name', '')})", f"Install one: {_dicom_decoder_hint(syntax)}.") from None
+        raise ImageReadError(path, f"its pixel data is truncated or corrupt ({type(error).__name__}: {error})",
+                             "Re-export the file.") from None
+    if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422"):
+        if photometric != "RGB":
+            from pydicom.pixels import convert_color_space
+
+            pixels = convert_color_space(pixels, photometric, "RGB")
+        return _to_gray(path, _scale_integer(pixels)).astype(np.float64)
+    values = apply_modality_lut(pixels, dataset).astype(np.float64)  # rescale slope / intercept
+    if "VOILUTSequence" in dataset or "WindowCenter" in dataset:
+        values = apply_voi_lut(values, dataset).astype(np.float64)  # VOI LUT, else the first window
+    values = _min_max(path, values)
+    if photometric == "MONOCHROME1":  # PS3.3 C.7.6.3.1.2: minimum value is displayed white
+        values = 1.0 - values
+    return values
+
+
+def _min_max(path, values):
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ImageReadError(path, "it contains NaN or infinite pixel values", "Clean the array before saving it.")
+    low, high = values.min(), values.max()
+    if high > low:
+        return (values - low) / (high - low)
+    return np.zeros_like(values)
+
+
+def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Reads a chest X-ray file into a float32 (H, W) array in [0, 1], whatever its format.
+
+    The format is detected from the file's bytes, not its extension:
+
+    - PNG 8/16-bit, JPEG, TIFF, BMP: scaled by the integer type's maximum (255, 65535); palette PNGs have
+      their palette applied (so an inverted gray palette is displayed as intended); RGB/RGBA images
+      stored from grayscale content become luminance (BT.601 weights), alpha is ignored. EXIF orientation
+      is ignored, as radiographs are stored in acquisition orientation.
+    - `.npy`: integer arrays scaled by their type's maximum; float arrays already in [0, 1] kept as they
+      are, other float arrays min-max normalized.
+    - DICOM (pydicom): modality LUT (rescale slope/intercept), then the VOI LUT or the first window when
+      present, then min-max to [0, 1]; MONOCHROME1 is inverted so bone is bright and air dark, as in
+      MONOCHROME2. Compressed transfer syntaxes decode through pydicom's pixel handlers (pylibjpeg,
+      Pillow); a missing decoder gives an error naming the package to install.
+
+    Args:
+        path: file path.
+        max_pixels: images whose header announces more pixels are refused before decoding
+            (decompression-bomb guard).
+
+    Returns:
+        np.ndarray (H, W), float32, values in [0, 1].
+
+    Raises:
+        ImageReadError: (a ValueError) naming the file and the reason: missing path, directory, empty,
+            truncated or corrupt data, unknown format, DICOM without pixel data, unsupported photometric
+            interpretation, non-finite values, smaller than 8x8, or a decompression bomb.
+
+    Example:
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.full((16, 16), 128, np.uint8))
+    >>> image = read_image(path)
+    >>> image.shape, image.dtype, round(float(image.max()), 3)
+    ((16, 16), dtype('float32'), 0.502)
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ImageReadError(path, "the file does not exist", "Check the path and the dataset root.")
+    if os.path.isdir(path):
+        raise ImageReadError(path, "it is a directory, not a file", "Pass an image file inside it.")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError as error:
+        raise ImageReadError(path, f"it cannot be opened ({error.strerror})", "Check the file's permissions.") from None
+    if not head:
+        raise ImageReadError(path, "the file is empty (0 bytes)", "Re-download or re-export it.")
+    kind = _sniff(path, head)
+    if kind is None:
+        raise ImageReadError(path, f"its content matches no supported format (first bytes {head[:8]!r})",
+                             "Supported: PNG, JPEG, TIFF, BMP, .npy and DICOM.")
+    if kind == "png":
+        _png_header_size(path, head, max_pixels)
+    if kind == "dicom":
+        image = _read_dicom(path, max_pixels)
+    elif kind == "npy":
+        image = _read_npy(path, max_pixels)
+    else:
+        image = _read_raster(path, kind, max_pixels)
+    image = np.asarray(image)
+    integer = np.issubdtype(image.dtype, np.integer) or image.dtype == np.bool_
+    image = _to_gray(path, _scale_integer(image))
+    if image.ndim != 2:
+        raise ImageReadError(path, f"decoded to an unexpected shape {image.shape}")
+    if min(image.shape) < MIN_SIDE:
+        raise ImageReadError(path, f"the image is {image.shape[1]}x{image.shape[0]} pixels, smaller than "
+                             f"{MIN_SIDE}x{MIN_SIDE}", "Check that it is a radiograph and not a thumbnail or icon.")
+    if not integer:
+        if not np.all(np.isfinite(image)):
+            raise ImageReadError(path, "it contains NaN or infinite pixel values", "Clean the array before saving it.")
+        if kind != "dicom" and (image.min() < 0 or image.max() > 1):
+            image = _min_max(path, image)
+    return np.clip(image, 0.0, 1.0).astype(np.float32, copy=False)
