@@ -1,1 +1,3 @@
-"""keras_cxr.losses."""
+"""Losses (keras.ops only): SSIM loss of paper 003."""
+
+from keras_cxr.losses.ssim import SSIMLoss
