@@ -6,3 +6,8 @@ from keras_cxr.data.transforms import (crop_and_resize, lung_bbox, lung_bbox_cro
 from keras_cxr.data.degradations import (BLUR_KERNEL_SIZES, NOISE_VARIANCE_FACTORS, add_gaussian_noise,
                                          degrade_batch, gaussian_blur)
 from keras_cxr.data.loading import load_images
+from keras_cxr.data.index import DatasetIndex, DatasetLayoutError
+from keras_cxr.data.layouts import (CHEXPERT_CLASSES, NIH_CXR14_CLASSES, PEDICXR_6_CLASSES, index_any, index_chexpert,
+                                    index_covidx, index_folder, index_kermany, index_labels_csv, index_nih_cxr14,
+                                    index_segmentation_pairs, index_unlabeled, index_vindr_pcxr, read_mask)
+from keras_cxr.data.splits import label_fraction_subsets, patient_split, patient_split_indices
