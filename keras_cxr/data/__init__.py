@@ -11,3 +11,5 @@ from keras_cxr.data.layouts import (CHEXPERT_CLASSES, NIH_CXR14_CLASSES, PEDICXR
                                     index_covidx, index_folder, index_kermany, index_labels_csv, index_nih_cxr14,
                                     index_segmentation_pairs, index_unlabeled, index_vindr_pcxr, read_mask)
 from keras_cxr.data.splits import label_fraction_subsets, patient_split, patient_split_indices
+from keras_cxr.data.augment import MAEPretrainAugmentation, random_resized_crop, randaugment
+from keras_cxr.data.pipeline import CXRDataset, make_dataset
