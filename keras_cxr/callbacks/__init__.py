@@ -1,1 +1,4 @@
-"""keras_cxr.callbacks."""
+"""Callbacks and schedules: EMA target update (dual-MAE), warmup + cosine learning-rate schedule."""
+
+from keras_cxr.callbacks.ema import EMATargetUpdate
+from keras_cxr.callbacks.schedules import WarmupCosineDecay, scaled_lr

@@ -1,1 +1,3 @@
-"""keras_cxr.optimizers."""
+"""Optimizers Keras lacks: AdamW with layer-wise learning-rate decay."""
+
+from keras_cxr.optimizers.layer_decay import LayerDecayAdamW, vit_layer_id

@@ -1,0 +1,71 @@
+"""The lightweight MAE decoder: visible latents + mask tokens → pixel predictions per patch."""
+
+import keras
+from keras import ops
+
+from keras_cxr.layers.position_embedding import SinCosPositionEmbedding
+from keras_cxr.layers.transformer_block import TransformerBlock
+
+
+@keras.saving.register_keras_serializable(package="keras_cxr")
+class MAEDecoder(keras.layers.Layer):
+    """Embeds encoder outputs to `decoder_dim`, fills masked positions with a learned mask token, restores
+    the patch order, adds the fixed sin-cos position embedding, runs `depth` transformer blocks, and
+    predicts `patch_dim` pixel values per patch (He et al. 2022, §3 "MAE decoder").
+
+    Args:
+        patch_dim: pixels per patch (patch_size² · channels).
+        decoder_dim, depth, num_heads: decoder width, blocks and heads (MAE: 512, 8, 16).
+
+    Call arguments:
+        latent: (B, 1 + K, D) encoder output (class token first).
+        restore_indices: (B, N) from `RandomPatchMasking`.
+
+    Returns:
+        (B, N, patch_dim) predictions for every patch (class token dropped).
+
+    Example:
+    >>> import numpy as np
+    >>> decoder = MAEDecoder(patch_dim=16, decoder_dim=8, depth=1, num_heads=2)
+    >>> restore = np.tile(np.arange(4), (2, 1))
+    >>> tuple(decoder(np.zeros((2, 3, 12), "float32"), restore).shape)
+    (2, 4, 16)
+    """
+
+    def __init__(self, patch_dim, decoder_dim=512, depth=8, num_heads=16, **kwargs):
+        super().__init__(**kwargs)
+        self.patch_dim, self.decoder_dim, self.depth, self.num_heads = int(patch_dim), int(decoder_dim), int(depth), int(num_heads)
+        init = dict(kernel_initializer="glorot_uniform", bias_initializer="zeros")
+        self.embed = keras.layers.Dense(self.decoder_dim, name="decoder_embed", **init)
+        self.blocks = [TransformerBlock(self.num_heads, 4 * self.decoder_dim, name=f"decoder_block_{i}")
+                       for i in range(self.depth)]
+        self.position = SinCosPositionEmbedding(class_token=True, name="decoder_position")
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="decoder_norm")
+        self.prediction = keras.layers.Dense(self.patch_dim, name="decoder_prediction", **init)
+
+    def build(self, latent_shape, restore_indices_shape=None):
+        self.mask_token = self.add_weight(name="mask_token", shape=(1, 1, self.decoder_dim),
+                                          initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.embed.build(latent_shape)
+        num_tokens = None if restore_indices_shape is None else restore_indices_shape[1] + 1
+        shape = (latent_shape[0], num_tokens, self.decoder_dim)
+        for block in self.blocks:
+            block.build(shape)
+        self.norm.build(shape)
+        self.prediction.build(shape)
+
+    def call(self, latent, restore_indices, training=None):
+        x = self.embed(latent)
+        batch, num_patches = ops.shape(x)[0], restore_indices.shape[1]
+        num_masked = num_patches - (x.shape[1] - 1)
+        masks = ops.broadcast_to(ops.cast(self.mask_token, x.dtype), (batch, num_masked, self.decoder_dim))
+        patches = ops.concatenate([x[:, 1:], masks], axis=1)
+        patches = ops.take_along_axis(patches, ops.expand_dims(ops.cast(restore_indices, "int32"), -1), axis=1)
+        x = self.position(ops.concatenate([x[:, :1], patches], axis=1))
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self.prediction(self.norm(x))[:, 1:]
+
+    def get_config(self):
+        return {**super().get_config(), "patch_dim": self.patch_dim, "decoder_dim": self.decoder_dim,
+                "depth": self.depth, "num_heads": self.num_heads}

@@ -1,0 +1,137 @@
+"""Masked autoencoder with a ViT encoder (He et al. 2022), for chest X-rays."""
+
+import keras
+from keras import ops
+
+from keras_cxr.layers.mae_decoder import MAEDecoder
+from keras_cxr.layers.patch_embedding import ClassToken, PatchEmbedding, patchify, unpatchify
+from keras_cxr.layers.position_embedding import SinCosPositionEmbedding
+from keras_cxr.layers.random_patch_masking import RandomPatchMasking
+from keras_cxr.layers.transformer_block import TransformerBlock
+
+
+def masked_mse(target, prediction, mask):
+    """Mean squared error per patch, averaged over the masked patches only (MAE's loss).
+
+    Args:
+        target, prediction: (B, N, P) patches. mask: (B, N), 1 = masked.
+    """
+    per_patch = ops.mean(ops.square(prediction - target), axis=-1)
+    return ops.sum(per_patch * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_cxr")
+class MAE(keras.Model):
+    """Masked autoencoder: a ViT encoder on the visible patches, a small decoder reconstructing all patches.
+
+    The loss (`compute_loss`) is the MSE between predicted and true pixels on the masked patches (He et al.
+    2022, §3). `norm_pix_loss` (per-patch normalized targets) is off by default: medical images
+    reconstruct poorly with it (facebookresearch/mae issue 190). Defaults: ViT-S/16 encoder (384 wide,
+    12 blocks, 6 heads, MLP 1536), decoder 512 wide, 8 blocks, 16 heads, mask ratio 0.75, 224 × 224 × 1.
+
+    Call returns {"reconstruction": (B, N, p²·C), "mask": (B, N)}; `reconstruct(images)` returns images.
+
+    Example:
+    >>> import numpy as np
+    >>> mae = MAE(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16,
+    ...           decoder_depth=1, decoder_num_heads=2, seed=0)
+    >>> out = mae(np.zeros((2, 32, 32, 1), "float32"))
+    >>> tuple(out["reconstruction"].shape), tuple(out["mask"].shape)
+    ((2, 16, 64), (2, 16))
+
+    Reference:
+        He, Chen, Xie, Li, Dollár & Girshick, "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022.
+    """
+
+    def __init__(self, image_size=224, patch_size=16, channels=1, embed_dim=384, depth=12, num_heads=6,
+                 mlp_dim=1536, decoder_dim=512, decoder_depth=8, decoder_num_heads=16, mask_ratio=0.75,
+                 norm_pix_loss=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if image_size % patch_size:
+            raise ValueError(f"image_size={image_size} must be divisible by patch_size={patch_size}.")
+        self.image_size, self.patch_size, self.channels = int(image_size), int(patch_size), int(channels)
+        self.embed_dim, self.depth, self.num_heads, self.mlp_dim = int(embed_dim), int(depth), int(num_heads), int(mlp_dim)
+        self.decoder_dim, self.decoder_depth, self.decoder_num_heads = int(decoder_dim), int(decoder_depth), int(decoder_num_heads)
+        self.mask_ratio, self.norm_pix_loss, self.seed = float(mask_ratio), bool(norm_pix_loss), seed
+        self.patch_embed = PatchEmbedding(self.patch_size, self.embed_dim, name="patch_embed")
+        self.position = SinCosPositionEmbedding(class_token=False, name="position")
+        self.masking = RandomPatchMasking(self.mask_ratio, seed=seed, name="masking")
+        self.cls_token = ClassToken(name="cls_token")
+        self.blocks = [TransformerBlock(self.num_heads, self.mlp_dim, name=f"block_{i}") for i in range(self.depth)]
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
+        self.decoder = MAEDecoder(self.patch_size**2 * self.channels, self.decoder_dim, self.decoder_depth,
+                                  self.decoder_num_heads, name="decoder")
+        self.num_patches = (self.image_size // self.patch_size) ** 2
+
+    def encode(self, images, training=None):
+        """Visible-patch latents (B, 1 + K, D), the mask (B, N) and the restore indices (B, N)."""
+        tokens = self.position(self.patch_embed(images))
+        visible, mask, restore = self.masking(tokens)
+        x = self.cls_token(visible)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return self.norm(x), mask, restore
+
+    def call(self, images, training=None):
+        latent, mask, restore = self.encode(images, training=training)
+        return {"reconstruction": self.decoder(latent, restore, training=training), "mask": mask}
+
+    def targets(self, images):
+        """Patchified images, normalized per patch when `norm_pix_loss`."""
+        target = patchify(ops.cast(images, "float32"), self.patch_size)
+        if self.norm_pix_loss:
+            mean = ops.mean(target, axis=-1, keepdims=True)
+            var = ops.var(target, axis=-1, keepdims=True)
+            target = (target - mean) / ops.sqrt(var + 1e-6)
+        return target
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        return masked_mse(self.targets(x), ops.cast(y_pred["reconstruction"], "float32"),
+                          ops.cast(y_pred["mask"], "float32"))
+
+    def reconstruct(self, images):
+        """(reconstruction, masked input) images (B, S, S, C): the figure of MAE's Fig. 2.
+
+        The reconstruction shows predictions on masked patches and the input on visible ones.
+        """
+        out = self(images, training=False)
+        mask = ops.expand_dims(ops.cast(out["mask"], "float32"), -1)
+        patches = patchify(ops.cast(images, "float32"), self.patch_size)
+        prediction = ops.cast(out["reconstruction"], "float32")
+        if self.norm_pix_loss:  # undo the per-patch normalization with the true statistics for display
+            mean, var = ops.mean(patches, -1, keepdims=True), ops.var(patches, -1, keepdims=True)
+            prediction = prediction * ops.sqrt(var + 1e-6) + mean
+        mixed = prediction * mask + patches * (1 - mask)
+        shape = (self.patch_size, self.image_size, self.channels)
+        return unpatchify(mixed, *shape), unpatchify(patches * (1 - mask), *shape)
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "patch_size": self.patch_size,
+                "channels": self.channels, "embed_dim": self.embed_dim, "depth": self.depth,
+                "num_heads": self.num_heads, "mlp_dim": self.mlp_dim, "decoder_dim": self.decoder_dim,
+                "decoder_depth": self.decoder_depth, "decoder_num_heads": self.decoder_num_heads,
+                "mask_ratio": self.mask_ratio, "norm_pix_loss": self.norm_pix_loss, "seed": self.seed}
+
+
+def vit_from_mae(mae, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token"):
+    """A ViT classifier whose encoder weights are copied from a (pre)trained `MAE` (or `DualMAE.online`).
+
+    Example:
+    >>> mae = MAE(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16,
+    ...           decoder_depth=1, decoder_num_heads=2)
+    >>> _ = mae(keras.ops.zeros((1, 32, 32, 1)))
+    >>> vit_from_mae(mae, num_classes=6, head_activation="sigmoid").output_shape
+    (None, 6)
+    """
+    from keras_cxr.models.vit.vit import vit
+
+    if not mae.built:
+        mae(ops.zeros((1, mae.image_size, mae.image_size, mae.channels)))
+    model = vit(mae.image_size, mae.patch_size, mae.channels, mae.embed_dim, mae.depth, mae.num_heads, mae.mlp_dim,
+                num_classes, head_activation, drop_path_rate, pooling, name="vit_from_mae")
+    for name in ["patch_embed", "cls_token", "norm"] + [f"block_{i}" for i in range(mae.depth)]:
+        source = getattr(mae, name) if hasattr(mae, name) else mae.blocks[int(name.split("_")[1])]
+        model.get_layer(name).set_weights(source.get_weights())
+    return model

@@ -1,0 +1,1 @@
+from keras_cxr.models.vit.vit import PRESETS, TokenPooling, vit, vit_base, vit_small, vit_tiny
