@@ -93,6 +93,7 @@ def test_dual_mae_terms_and_ema(tmp_path):
         expected = 0.9 * t0 + 0.1 * th if w.trainable else th
         np.testing.assert_allclose(t, expected, atol=1e-6)
     assert model.target.trainable_weights == []
+    assert not any("target" in v.path for v in model.trainable_variables)
     history = model.fit(x, epochs=6, batch_size=4, verbose=0, callbacks=[EMATargetUpdate(0.99)]).history
     assert history["online_loss"][-1] < history["online_loss"][0]
     assert {"consistency_loss", "online_loss", "target_loss"} <= set(history)
@@ -154,3 +155,11 @@ def test_mixed_bfloat16_training_step():
         assert np.isfinite(loss)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_resnet34_parameter_count_matches_torchvision():
+    from keras_cxr.models import resnet34
+
+    model = resnet34((224, 224, 3), num_classes=1000)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 21_797_672  # torchvision.models.resnet34()

@@ -54,6 +54,9 @@ class DualMAE(keras.Model):
         self.online(sample)
         self.target(sample)
         copy_online_to_target(self.online, self.target, tau=0.0)
+        # Freeze again, now that all sublayers exist (Keras propagates `trainable` only when it changes).
+        self.target.trainable = True
+        self.target.trainable = False
         self.built = True
 
     def call(self, images, training=None):

@@ -1,0 +1,1 @@
+from keras_cxr.models.resnet.resnet import resnet34

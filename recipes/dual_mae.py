@@ -1,0 +1,11 @@
+"""Paper 000 end to end: MAE and dual-MAE pretraining on adult CXRs → multi-label pediatric fine-tuning.
+
+    python recipes/dual_mae.py --quick                 # synthetic phantom, minutes on a CPU
+    python recipes/dual_mae.py --pretrain-dir NIH_OR_CHEXPERT --finetune-dir VINDR_PCXR
+    python recipes/dual_mae.py --help                  # every Config field as a flag
+"""
+
+from keras_cxr.recipes import dual_mae
+
+if __name__ == "__main__":
+    dual_mae.main()
