@@ -1,1 +1,5 @@
 """keras_cxr.explain."""
+from keras_cxr.explain.boxes import box_iou
+from keras_cxr.explain.boxes import boxes_from_maps
+from keras_cxr.explain.boxes import max_iou
+from keras_cxr.explain.score_cam import score_cam
