@@ -1,0 +1,106 @@
+"""MAE pretraining throughput: keras_cxr MAE and DualMAE vs MONAI's MaskedAutoEncoderViT, one run, same batch.
+
+All three use a ViT-S/16 encoder (384 wide, 12 blocks, 6 heads, MLP 1536), a 512-wide decoder with 2 blocks
+and 16 heads (MLP 2048), 224 × 224 × 1 inputs, mask ratio 0.75, AdamW, and the loss on masked patches.
+keras_cxr runs on the current Keras backend (KERAS_BACKEND); MONAI always runs on PyTorch. Each is timed in
+float32 and in bfloat16 (keras: the `mixed_bfloat16` policy; MONAI: `torch.autocast(dtype=torch.bfloat16)`).
+
+    KERAS_BACKEND=torch python benchmarks/mae_pretrain.py --batch-size 8 --steps 5
+    KERAS_BACKEND=tensorflow python benchmarks/mae_pretrain.py
+
+Prints training images/s and the ratios to MONAI float32. MONAI is an optional peer (`pip install monai`).
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+ENCODER = dict(embed_dim=384, depth=12, num_heads=6, mlp_dim=1536)
+DECODER = dict(decoder_dim=512, decoder_depth=2, decoder_num_heads=16)
+
+
+def time_keras(model_name, batch, steps, warmup, precision, image_size):
+    import keras
+
+    from keras_cxr.models import MAE, DualMAE
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    try:
+        cls = DualMAE if model_name == "DualMAE" else MAE
+        model = cls(image_size=image_size, patch_size=16, mask_ratio=0.75, seed=0, **ENCODER, **DECODER)
+        model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05, beta_2=0.95))
+        for _ in range(warmup):
+            model.train_on_batch(batch)
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(batch)
+        return steps * len(batch) / (time.perf_counter() - start)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def time_monai(batch, steps, warmup, precision, image_size):
+    import torch
+    from monai.networks.nets import MaskedAutoEncoderViT
+
+    model = MaskedAutoEncoderViT(in_channels=1, img_size=image_size, patch_size=16, hidden_size=384, mlp_dim=1536,
+                                 num_layers=12, num_heads=6, masking_ratio=0.75, decoder_hidden_size=512,
+                                 decoder_mlp_dim=2048, decoder_num_layers=2, decoder_num_heads=16, spatial_dims=2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, weight_decay=0.05, betas=(0.9, 0.95))
+    x = torch.from_numpy(np.transpose(batch, (0, 3, 1, 2))).contiguous()
+    grid = image_size // 16
+    target = x.reshape(len(x), 1, grid, 16, grid, 16).permute(0, 2, 4, 3, 5, 1).reshape(len(x), grid * grid, -1)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            prediction, mask = model(x)
+        loss = (((prediction.float() - target) ** 2).mean(-1) * mask).sum() / mask.sum()
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * len(batch) / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    import keras
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
+    args = parser.parse_args(argv)
+    batch = np.random.default_rng(0).random((args.batch_size, args.image_size, args.image_size, 1)).astype("float32")
+    print(f"backend={keras.backend.backend()} batch={args.batch_size} steps={args.steps} (+{args.warmup} warmup) "
+          f"image={args.image_size}")
+    rows = {}
+    for precision in args.precisions:
+        for name in ("MAE", "DualMAE", "MONAI"):
+            label = f"{'keras_cxr ' if name != 'MONAI' else ''}{name} [{precision}]"
+            try:
+                if name == "MONAI":
+                    rate = time_monai(batch, args.steps, args.warmup, precision, args.image_size)
+                else:
+                    rate = time_keras(name, batch, args.steps, args.warmup, precision, args.image_size)
+                rows[(name, precision)] = rate
+                print(f"{label:<34}{rate:>10.2f} images/s", flush=True)
+            except Exception as error:  # a peer failing (e.g. MONAI under bf16 autocast) is a result too
+                print(f"{label:<34}{'failed':>10}  {type(error).__name__}: {str(error).splitlines()[0][:90]}", flush=True)
+    reference = rows.get(("MONAI", "float32"))
+    if reference:
+        print(f"\nratios to MONAI float32 ({reference:.2f} images/s):")
+        for (name, precision), rate in rows.items():
+            if name != "MONAI":
+                print(f"  {name:<8} {precision:<9} {rate / reference:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
