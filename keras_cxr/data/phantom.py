@@ -141,7 +141,6 @@ def _draw_one(rng, size, age, findings, noise_level):
     image += 0.12 * _smooth(abdomen, s * 0.01)
 
     bones = np.zeros_like(lungs)
-    spine_width = max(s * 0.012, 1.0)
     for k in range(12):  # vertebral bodies
         y = lung_top - s * 0.05 + k * (lung_bottom - lung_top + s * 0.05) / 12
         cv2.rectangle(bones, (int(cx - s * 0.025), int(y)), (int(cx + s * 0.025), int(y + s * 0.045)), 0.6, -1)

@@ -1,6 +1,5 @@
 """One input pipeline from an index (or paths, or arrays) to batches that `model.fit` consumes on any backend."""
 
-import math
 import os
 
 import keras

@@ -44,3 +44,24 @@ def parse_config(config_class, argv=None, description=None):
     quick = args.pop("quick")
     overrides = {k: (tuple(v) if isinstance(v, list) else v) for k, v in args.items() if v is not None}
     return config_class.quick(**overrides) if quick else config_class(**overrides)
+
+
+def write_config(config, path):
+    """Writes the resolved Config as JSON with the environment (backend, versions) under `_environment`."""
+    import json
+    import platform
+
+    import keras
+    import numpy as np
+
+    resolved = dataclasses.asdict(config)
+    backend = keras.backend.backend()
+    environment = {"keras_backend": backend, "keras": keras.__version__, "numpy": np.__version__,
+                   "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        environment[backend] = __import__(backend).__version__
+    except ImportError:
+        pass
+    resolved["_environment"] = environment
+    with open(path, "w") as f:
+        json.dump(resolved, f, indent=2)

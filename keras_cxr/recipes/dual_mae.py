@@ -24,7 +24,6 @@ without an official one (patient-level 20 %).
 import dataclasses
 import json
 import os
-import platform
 
 import numpy as np
 
@@ -358,14 +357,9 @@ def run(config=None):
 
 
 def _write_config(config):
-    import keras
+    from keras_cxr.recipes._cli import write_config
 
-    resolved = dataclasses.asdict(config)
-    resolved["_environment"] = {"keras_backend": keras.backend.backend(), "keras": keras.__version__,
-                                "numpy": np.__version__, "python": platform.python_version()}
-    with open(os.path.join(config.output_dir, "config.json"), "w") as f:
-        json.dump(resolved, f, indent=2)
-
+    write_config(config, os.path.join(config.output_dir, "config.json"))
 
 def _write_markdown(config, metrics):
     table = metrics["table_3_4"]

@@ -29,7 +29,6 @@ the classifiers' plateau settings (we reuse the pretext ones), the A-F training 
 import dataclasses
 import json
 import os
-import platform
 import time
 
 import numpy as np
@@ -431,7 +430,6 @@ def report(config, data, pretext_results, evaluation, extras, histories):
     from keras_cxr import report as plots
 
     out = config.output_dir
-    fig_dir = os.path.join(out, "figures")
     table_2 = {task: result["scores"] for task, result in pretext_results.items()}
     table_3 = {name: _table_3_row(rep) for name, rep in evaluation["reports"].items()}
     z_records = evaluation["z_tests"].to_dict("records") if hasattr(evaluation["z_tests"], "to_dict") \
@@ -541,21 +539,9 @@ def _write_markdown(config, metrics, figures):
 
 
 def _write_config(config):
-    import keras
+    from keras_cxr.recipes._cli import write_config
 
-    resolved = dataclasses.asdict(config)
-    resolved["_environment"] = {
-        "keras_backend": keras.backend.backend(), "keras": keras.__version__, "numpy": np.__version__,
-        "python": platform.python_version(), "platform": platform.platform(),
-    }
-    try:
-        backend_module = __import__(keras.backend.backend())
-        resolved["_environment"][keras.backend.backend()] = backend_module.__version__
-    except ImportError:
-        pass
-    with open(os.path.join(config.output_dir, "config.json"), "w") as f:
-        json.dump(resolved, f, indent=2)
-
+    write_config(config, os.path.join(config.output_dir, "config.json"))
 
 def run(config=None):
     """Runs the whole study and returns its metrics (the content of `metrics.json`).

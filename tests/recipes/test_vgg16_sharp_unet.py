@@ -3,7 +3,6 @@
 import json
 import math
 
-import pytest
 
 from keras_cxr.recipes import vgg16_sharp_unet
 
