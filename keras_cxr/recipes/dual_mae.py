@@ -24,6 +24,7 @@ without an official one (patient-level 20 %).
 import dataclasses
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -250,7 +251,10 @@ def evaluate(config, data, predictions):
     valid = [c for c in range(len(names)) if len(np.unique(y_test[:, c][~np.isnan(y_test[:, c])])) == 2]
 
     def mean_auc(y, p):
-        return float(np.mean([roc_auc_score(y[:, c], p[:, c]) for c in valid]))
+        # In a bootstrap resample a rare class can vanish: its AUC is NaN and the resample is dropped.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(np.mean([roc_auc_score(y[:, c], p[:, c]) for c in valid]))
 
     results = {}
     for method, runs in predictions.items():
