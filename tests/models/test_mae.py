@@ -145,14 +145,15 @@ def test_schedule_and_layer_decay():
     assert abs(head - 1e-2) < 2e-3 and abs(embed - 1e-2 * 0.55**3) < 1e-3
 
 
-def test_mixed_bfloat16_training_step():
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_training_step(policy):
+    keras.mixed_precision.set_global_policy(policy)
     try:
-        model = MAE(seed=0, **TINY)
+        model = DualMAE(seed=0, **TINY) if policy == "mixed_float16" else MAE(seed=0, **TINY)
         model.compile(optimizer=keras.optimizers.AdamW(1e-3))
         x = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")
         loss = model.train_on_batch(x)
-        assert np.isfinite(loss)
+        assert np.all(np.isfinite(loss))
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
