@@ -9,7 +9,8 @@ from keras_cxr.data.loading import load_images
 from keras_cxr.data.index import DatasetIndex, DatasetLayoutError
 from keras_cxr.data.layouts import (CHEXPERT_CLASSES, NIH_CXR14_CLASSES, PEDICXR_6_CLASSES, index_any, index_chexpert,
                                     index_covidx, index_folder, index_kermany, index_labels_csv, index_nih_cxr14,
-                                    index_segmentation_pairs, index_unlabeled, index_vindr_pcxr, read_mask)
+                                    index_segmentation_pairs, index_unlabeled, index_vindr_pcxr, read_mask,
+                                    read_vindr_boxes, image_size_from_header)
 from keras_cxr.data.splits import label_fraction_subsets, patient_split, patient_split_indices
 from keras_cxr.data.augment import MAEPretrainAugmentation, random_resized_crop, randaugment
 from keras_cxr.data.pipeline import CXRDataset, make_dataset

@@ -380,3 +380,41 @@ def index_any(path, binary=False):
     frame = frame.drop(columns=index.class_names)
     frame["abnormal"] = abnormal
     return DatasetIndex(frame, ["abnormal"], "binary")
+
+
+def read_vindr_boxes(root, split="test"):
+    """VinDr-PCXR / PediCXR box annotations `annotations_{split}.csv` → {image_id: [(finding, x0, y0, x1, y1)]}.
+
+    Columns image_id, class_name, x_min, y_min, x_max, y_max (original pixel coordinates; rows without a
+    box, e.g. "No finding", are skipped). Returns {} when the file is absent.
+
+    Example:
+    >>> read_vindr_boxes("/nonexistent")
+    {}
+    """
+    import pandas as pd
+
+    path = os.path.join(root, f"annotations_{split}.csv")
+    if not os.path.isfile(path):
+        return {}
+    table = pd.read_csv(path)
+    _require_columns(table, ["image_id", "class_name", "x_min", "y_min", "x_max", "y_max"], path)
+    table = table.dropna(subset=["x_min", "y_min", "x_max", "y_max"])
+    boxes = {}
+    for row in table.itertuples(index=False):
+        boxes.setdefault(str(row.image_id), []).append(
+            (str(row.class_name), float(row.x_min), float(row.y_min), float(row.x_max), float(row.y_max)))
+    return boxes
+
+
+def image_size_from_header(path):
+    """(height, width) of an image file read from its header only (DICOM Rows/Columns, or PIL)."""
+    if str(path).lower().endswith((".dcm", ".dicom")):
+        import pydicom
+
+        header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        return int(header.Rows), int(header.Columns)
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.height, image.width

@@ -1,4 +1,4 @@
-"""Classifiers from encoders: Den-P / Deb-P from pretext models and the ImageNet VGG-16 baseline (paper 003, §2.3.2)."""
+"""Classifiers from encoders: Den-P / Deb-P from pretext models and the ImageNet VGG-16 baseline (paper 003 §2.3.2)."""
 
 import os
 import warnings

@@ -172,8 +172,25 @@ def _classify_source(config):
     index = _limit(index.subset(keep), config)
     labels = index.labels[:, -1].astype(np.int64) if index.labels.shape[1] else None
     images = _load_index(index, config.image_size, "reading classification images")
-    boxes = [[] for _ in range(len(index))]
-    return images, labels, boxes, index.frame["patient_id"].to_numpy(), None
+    return images, labels, _ground_truth_boxes(config, index), index.frame["patient_id"].to_numpy(), None
+
+
+def _ground_truth_boxes(config, index):
+    """VinDr-PCXR box annotations (annotations_{train,test}.csv beside the label CSVs), scaled to image_size."""
+    from keras_cxr.data import image_size_from_header, read_vindr_boxes
+
+    source = config.classify_csv or config.classify_dir
+    root = source if os.path.isdir(source) else os.path.dirname(source)
+    annotations = {**read_vindr_boxes(root, "train"), **read_vindr_boxes(root, "test")}
+    boxes = []
+    for path, image_id in zip(index.paths, index.frame["patient_id"].astype(str)):
+        found = annotations.get(image_id, [])
+        if found:
+            height, width = image_size_from_header(path)
+            sx, sy = config.image_size / width, config.image_size / height
+            found = [(name, x0 * sx, y0 * sy, x1 * sx, y1 * sy) for name, x0, y0, x1, y1 in found]
+        boxes.append(found)
+    return boxes
 
 
 def load_data(config):

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from keras_cxr.models import deepest_conv_layer_name, encoder_classifier, vgg16_imagenet_classifier, vgg16_sharp_unet
-from keras_cxr.models import classifier as classifier_module
 from keras_cxr.testing import assert_keras_round_trip
 
 TINY = 0.0625

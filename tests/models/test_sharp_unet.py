@@ -49,8 +49,10 @@ def test_parameter_count_at_full_width_matches_hand_count():
                (256, 512), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
     expected = sum(_conv(i, o) for i, o in encoder)
     # (up-conv in, out), then convs; the first decoder conv sees up-conv output + sharpened skip.
-    for up_in, filters, skip, num_convs in [(512, 512, 512, 3), (512, 256, 256, 3), (256, 128, 128, 2), (128, 64, 64, 2)]:
-        expected += _conv(up_in, filters, k=2) + _conv(filters + skip, filters) + (num_convs - 1) * _conv(filters, filters)
+    decoder = [(512, 512, 512, 3), (512, 256, 256, 3), (256, 128, 128, 2), (128, 64, 64, 2)]
+    for up_in, filters, skip, num_convs in decoder:
+        expected += _conv(up_in, filters, k=2) + _conv(filters + skip, filters)
+        expected += (num_convs - 1) * _conv(filters, filters)
     expected += _conv(64, 1)
     assert model.count_params() == expected == 28_803_905
     assert len(model.non_trainable_weights) == 0

@@ -26,11 +26,12 @@ def _check_output(folder, metrics):
     assert "| A-F |" in (folder / "report.md").read_text()
 
 
-def test_quick_run_on_phantom_writes_full_output(tmp_path):
+def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
     config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), phantom_pretext_images=40,
-                                           phantom_classify_images=60, **TINY)
+                                           phantom_classify_images=60, lung_crop=True, segmentation_epochs=1, **TINY)
     metrics = vgg16_sharp_unet.run(config)
     _check_output(tmp_path, metrics)
+    assert (tmp_path / "models/lung_segmenter.keras").exists()
 
 
 def test_quick_run_on_real_pediatric_folder(tmp_path, shared_data):
@@ -50,3 +51,23 @@ def test_command_line_flags_map_to_config():
     assert config.noise_variance_factors == (0.05, 0.1)
     assert config.pretext_epochs == vgg16_sharp_unet.Config.quick().pretext_epochs
     assert vgg16_sharp_unet.Config().pretext_learning_rate == 1e-3  # §2.3.1
+
+
+def test_vindr_layout_boxes_are_scaled_to_the_model_input(tmp_path):
+    import cv2
+    import numpy as np
+    import pandas as pd
+
+    columns = ["image_id", "rad_ID", "No finding", "Bronchitis", "Brocho-pneumonia", "Bronchiolitis", "Pneumonia"]
+    rows = [[f"img{i}", "R1", int(i % 2 == 0), 0, 0, 0, int(i % 2 == 1)] for i in range(6)]
+    pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "image_labels_train.csv", index=False)
+    (tmp_path / "train").mkdir()
+    for i in range(6):
+        cv2.imwrite(str(tmp_path / "train" / f"img{i}.png"), np.zeros((40, 50), np.uint8))
+    pd.DataFrame([["img1", "R1", "Pneumonia", 10, 4, 30, 20], ["img0", "R1", "No finding", None, None, None, None]],
+                 columns=["image_id", "rad_id", "class_name", "x_min", "y_min", "x_max", "y_max"]
+                 ).to_csv(tmp_path / "annotations_train.csv", index=False)
+    config = vgg16_sharp_unet.Config.quick(classify_dir=str(tmp_path), image_size=20)
+    images, labels, boxes, groups, _ = vgg16_sharp_unet._classify_source(config)
+    assert images.shape == (6, 20, 20, 1) and labels.tolist() == [0, 1, 0, 1, 0, 1]
+    assert boxes[1] == [("Pneumonia", 4.0, 2.0, 12.0, 10.0)] and boxes[0] == []  # x * 20/50, y * 20/40
