@@ -12,6 +12,7 @@ MONAI is an optional peer (`pip install monai`); it is never imported by the lib
 
 import argparse
 import glob
+import itertools
 import os
 import time
 
@@ -21,15 +22,17 @@ DEFAULT_DIRS = ["kermany_pediatric_224", "jsrt_scr_segmentation", "actualmed_cov
 
 
 def find_files(data_dirs, num_images):
-    files = []
+    """Files from every folder in turn (round robin), so small and large images mix; repeated to num_images."""
+    per_folder = []
     for folder in data_dirs:
-        files += sorted(glob.glob(os.path.join(folder, "**", "*.png"), recursive=True))
+        files = sorted(glob.glob(os.path.join(folder, "**", "*.png"), recursive=True))
         files += sorted(glob.glob(os.path.join(folder, "**", "*.jp*g"), recursive=True))
-    files = [f for f in files if "/masks" not in f]
-    if not files:
+        per_folder.append([f for f in files if os.sep + "masks" not in f])
+    mixed = [f for group in itertools.zip_longest(*per_folder) for f in group if f]
+    if not mixed:
         raise SystemExit(f"No PNG/JPEG files under {data_dirs}; pass --data-dir.")
-    reps = int(np.ceil(num_images / len(files)))
-    return (files * reps)[:num_images]
+    reps = int(np.ceil(num_images / len(mixed)))
+    return (mixed * reps)[:num_images]
 
 
 def run_keras_cxr(files, workers, batch_size, image_size):
