@@ -3,11 +3,13 @@
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 
 BASE_COLUMNS = ("path", "patient_id", "age", "sex", "view", "split")
 TASKS = ("binary", "multiclass", "multilabel", "segmentation", "unlabeled")
+SPLITS = ("train", "val", "test", "")
 
 
 class DatasetLayoutError(ValueError):
@@ -15,11 +17,46 @@ class DatasetLayoutError(ValueError):
 
 
 def list_problems(what, items, limit=10):
-    """'3 missing image files: a.png, b.png, c.png' (the first `limit`, then the count of the rest)."""
+    """'3 missing image files: a.png, b.png, c.png' (the first `limit`, then the count of the rest).
+
+    Example:
+    >>> list_problems("unknown labels", ["x", "y", "z"], limit=2)
+    '3 unknown labels: x, y ... and 1 more'
+    """
     items = list(items)
     shown = ", ".join(str(i) for i in items[:limit])
     more = f" ... and {len(items) - limit} more" if len(items) > limit else ""
     return f"{len(items)} {what}: {shown}{more}"
+
+
+_AGE_UNITS = {"y": 1.0, "m": 1.0 / 12.0, "w": 7.0 / 365.25, "d": 1.0 / 365.25}
+
+
+def parse_age(value):
+    """An age in years from the ways datasets write it; NaN when unknown.
+
+    Numbers (`7`, `7.5`), DICOM age strings (`"006Y"`, `"011M"`, `"003W"`, `"020D"`, as in VinDr-PCXR
+    headers and old ChestX-ray14 tables), an open bound (`"50+"` → 50) and decades in words
+    (`"early 40s"` → 42, `"mid 50s"` → 55, `"late 30s"` → 38, `"40s"` → 45, as in the Figure 1 COVID table).
+
+    Example:
+    >>> [parse_age(v) for v in (7, "058Y", "006M", "50+", "early 40s", "", None)]
+    [7.0, 58.0, 0.5, 50.0, 42.0, nan, nan]
+    """
+    if value is None:
+        return float("nan")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value)
+    text = str(value).strip().lower()
+    if not text or text in ("nan", "none", "unknown", "?"):
+        return float("nan")
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([ymwd])?\+?", text)
+    if match:
+        return float(match.group(1)) * _AGE_UNITS[match.group(2) or "y"]
+    match = re.fullmatch(r"(early|mid|late)?\s*(\d)0'?s", text)
+    if match:
+        return float(match.group(2)) * 10 + {"early": 2.0, "mid": 5.0, "late": 8.0, None: 5.0}[match.group(1)]
+    return float("nan")
 
 
 @dataclasses.dataclass
@@ -29,9 +66,14 @@ class DatasetIndex:
     Attributes:
         frame: pandas DataFrame with columns path (absolute), patient_id, age (years, NaN unknown), sex,
             view, split ("train" / "val" / "test" / "" unknown), one column per class, and optionally
-            mask_path (segmentation).
+            mask_path (segmentation; several masks to merge are joined by "|", see `read_mask`).
         class_names: the class columns, in order.
-        task: "binary" | "multiclass" | "multilabel" | "segmentation" | "unlabeled".
+        task: "binary" (exactly one 0/1 column) | "multiclass" (one-hot columns) | "multilabel" (multi-hot)
+            | "segmentation" (mask_path column) | "unlabeled" (no class columns).
+
+    Raises:
+        DatasetLayoutError: when the frame lacks a column or a class column holds values other than 0, 1
+            or NaN.
 
     Example:
     >>> import pandas as pd
@@ -49,19 +91,52 @@ class DatasetIndex:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}; received {self.task!r}.")
+        self.class_names = [str(c) for c in self.class_names]
         missing = [c for c in (*BASE_COLUMNS, *self.class_names) if c not in self.frame.columns]
         if missing:
             raise DatasetLayoutError(f"DatasetIndex frame lacks columns {missing}; it has {list(self.frame.columns)}.")
-        self.class_names = list(self.class_names)
+        if self.task == "binary" and len(self.class_names) != 1:
+            raise ValueError(f"A binary DatasetIndex has exactly one 0/1 class column; received {self.class_names} "
+                             "(use task='multiclass' for one-hot columns, 'multilabel' for multi-hot).")
+        if self.task == "segmentation" and "mask_path" not in self.frame.columns:
+            raise DatasetLayoutError("A segmentation DatasetIndex needs a mask_path column.")
         self.frame = self.frame.reset_index(drop=True)
+        for name in self.class_names:
+            column = self.frame[name]
+            if column.dtype.kind in "biuf":
+                values = numeric = column.to_numpy(np.float64)
+            else:
+                values = np.asarray(column, dtype=object)
+                try:
+                    numeric = values.astype(np.float64)
+                except (TypeError, ValueError):
+                    numeric = None
+            bad = values if numeric is None else values[~(np.isnan(numeric) | (numeric == 0) | (numeric == 1))]
+            if len(bad):
+                raise DatasetLayoutError(f"Class column {name!r} must hold 0, 1 or NaN (unknown); found "
+                                         f"{sorted({f'{b:g}' if isinstance(b, float) else str(b) for b in bad})[:10]}.")
+            self.frame[name] = numeric.astype(np.float64)
 
     def __len__(self):
         return len(self.frame)
+
+    def __repr__(self):
+        counts = self.frame["split"].value_counts().to_dict() if len(self) else {}
+        splits = ", ".join(f"{k or 'unassigned'}={v}" for k, v in sorted(counts.items()))
+        return f"DatasetIndex({len(self)} images, task={self.task!r}, classes={self.class_names}, splits: {splits})"
 
     @property
     def paths(self):
         """(N,) array of absolute image paths."""
         return self.frame["path"].to_numpy(dtype=str)
+
+    @property
+    def mask_paths(self):
+        """(N,) array of mask paths (segmentation indexes; "a|b" = union of several masks, see `read_mask`)."""
+        if "mask_path" not in self.frame.columns:
+            raise AttributeError(f"This {self.task} index has no mask_path column; build it with "
+                                 "index_segmentation_pairs().")
+        return self.frame["mask_path"].to_numpy(dtype=str)
 
     @property
     def labels(self):
@@ -71,68 +146,122 @@ class DatasetIndex:
         return self.frame[self.class_names].to_numpy(dtype=np.float32)
 
     def subset(self, rows):
-        """A new index of the selected rows (boolean mask or integer positions)."""
+        """A new index of the selected rows (boolean mask of length N, or integer positions)."""
         rows = np.asarray(rows)
-        frame = self.frame[rows] if rows.dtype == bool else self.frame.iloc[rows]
+        if rows.dtype == bool:
+            if len(rows) != len(self):
+                raise ValueError(f"Boolean mask has {len(rows)} entries for an index of {len(self)} rows.")
+            frame = self.frame[rows]
+        else:
+            frame = self.frame.iloc[rows.astype(np.int64).reshape(-1)]
         return DatasetIndex(frame.copy(), list(self.class_names), self.task)
 
     def split(self, name):
-        """The rows whose split column equals `name`."""
+        """The rows whose split column equals `name` ("train", "val", "test", or "" for unassigned).
+
+        Raises:
+            ValueError: when no row has that split (the message lists the splits present).
+        """
         known = sorted(set(self.frame["split"]))
         if name not in known:
             raise ValueError(f"No rows in split {name!r}; this index has splits {known}. Use patient_split() first.")
         return self.subset(self.frame["split"].to_numpy() == name)
 
     def to_csv(self, path):
-        """Writes the table and its metadata (class names, task) as CSV with a `.json` sidecar."""
+        """Writes the table as CSV with a `<path>.json` sidecar holding the class names and the task."""
+        path = os.fspath(path)
         self.frame.to_csv(path, index=False)
         with open(f"{path}.json", "w") as f:
             json.dump({"class_names": self.class_names, "task": self.task}, f)
 
     @classmethod
     def from_csv(cls, path):
-        """Reads an index written by `to_csv`."""
+        """Reads an index written by `to_csv`.
+
+        Without the `.json` sidecar, the class columns are the remaining columns holding only 0/1/empty,
+        and the task is guessed (segmentation with mask_path, one column → binary, rows summing to one →
+        multiclass, else multilabel).
+        """
         import pandas as pd
 
-        with open(f"{path}.json") as f:
-            meta = json.load(f)
-        frame = pd.read_csv(path, dtype={"patient_id": str, "sex": str, "view": str, "split": str},
-                            keep_default_na=False, na_values={"age": [""], **{c: [""] for c in meta["class_names"]}})
-        return cls(frame, meta["class_names"], meta["task"])
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise DatasetLayoutError(f"Index file '{path}' not found.")
+        meta = None
+        if os.path.isfile(f"{path}.json"):
+            with open(f"{path}.json") as f:
+                meta = json.load(f)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        missing = [c for c in BASE_COLUMNS if c not in table.columns]
+        if missing:
+            raise DatasetLayoutError(f"'{path}' lacks index columns {missing}; it has {list(table.columns)}.")
+        if meta is None:
+            class_names = [c for c in table.columns if c not in BASE_COLUMNS and c != "mask_path"
+                           and set(table[c]) <= {"0", "1", "0.0", "1.0", ""}]
+        else:
+            class_names = list(meta["class_names"])
+        for name in ("age", *class_names):
+            table[name] = pd.to_numeric(table[name].replace("", np.nan), errors="coerce").astype(np.float64)
+        if meta is not None:
+            task = meta["task"]
+        elif "mask_path" in table.columns:
+            task = "segmentation"
+        elif not class_names:
+            task = "unlabeled"
+        elif len(class_names) == 1:
+            task = "binary"
+        else:
+            sums = table[class_names].sum(axis=1, skipna=True).to_numpy()
+            task = "multiclass" if np.all(sums == 1) else "multilabel"
+        return cls(table, class_names, task)
 
 
 def make_frame(paths, labels=None, class_names=(), patient_ids=None, ages=None, sexes=None, views=None, splits=None,
-               check_files=True, **extra):
+               check_files=True, missing_images="error", **extra):
     """Builds an index frame from parallel sequences; verifies that the image files exist.
+
+    Args:
+        missing_images: "error" (raise, listing them) or "drop" (keep only rows whose file exists).
 
     Raises:
         DatasetLayoutError: listing missing image files.
     """
     import pandas as pd
 
+    if missing_images not in ("error", "drop"):
+        raise ValueError(f"missing_images must be 'error' or 'drop'; received {missing_images!r}.")
     paths = [os.path.abspath(os.fspath(p)) for p in paths]
-    if check_files:
-        missing = [p for p in paths if not os.path.isfile(p)]
-        if missing:
-            raise DatasetLayoutError(list_problems("missing image files", missing) +
-                                     ". Check the dataset root and that the images were extracted.")
     n = len(paths)
 
     def column(values, default):
-        return list(values) if values is not None else [default] * n
+        values = list(values) if values is not None else [default] * n
+        if len(values) != n:
+            raise ValueError(f"Got {len(values)} values for {n} images.")
+        return values
+
+    def text(value):
+        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
 
     frame = pd.DataFrame({
         "path": paths,
-        "patient_id": [str(p) for p in column(patient_ids, "")],
-        "age": pd.to_numeric(pd.Series(column(ages, np.nan)), errors="coerce").astype(float).to_numpy(),
-        "sex": [str(s) if s is not None and s == s else "" for s in column(sexes, "")],
-        "view": [str(v) if v is not None and v == v else "" for v in column(views, "")],
-        "split": [str(s) for s in column(splits, "")],
+        "patient_id": [text(p) for p in column(patient_ids, "")],
+        "age": np.array([parse_age(a) for a in column(ages, None)], dtype=np.float64),
+        "sex": [text(s) for s in column(sexes, "")],
+        "view": [text(v) for v in column(views, "")],
+        "split": [text(s) for s in column(splits, "")],
     })
     if labels is not None and len(class_names):
-        labels = np.asarray(labels, dtype=np.float32).reshape(n, len(class_names))
+        labels = np.asarray(labels, dtype=np.float64).reshape(n, len(class_names))
         for c, name in enumerate(class_names):
             frame[name] = labels[:, c]
     for key, values in extra.items():
-        frame[key] = list(values)
+        frame[key] = column(values, "")
+    if check_files:
+        exists = np.array([os.path.isfile(p) for p in paths], dtype=bool)
+        if not exists.all():
+            if missing_images == "error":
+                raise DatasetLayoutError(list_problems("missing image files", np.array(paths)[~exists]) +
+                                         ". Check the dataset root and that the images were extracted (or pass "
+                                         "missing_images='drop' to index the files present).")
+            frame = frame[exists].reset_index(drop=True)
     return frame
