@@ -5,7 +5,7 @@ import numpy as np
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# A gray image replicated to RGB, normalized per channel, averages to the channel means' mean.
+# Gray images: the averages of the RGB statistics (see normalize_imagenet).
 IMAGENET_GRAY_MEAN = float(np.mean(IMAGENET_MEAN))
 IMAGENET_GRAY_STD = float(np.mean(IMAGENET_STD))
 
@@ -19,24 +19,27 @@ def _check_image(image, name="image"):
     return image
 
 
-def resize(image, size, mode="squash"):
+def resize(image, size, mode="squash", interpolation=None):
     """Resizes an (H, W) image to (size, size) (or (height, width) when `size` is a pair).
-
-    INTER_AREA when shrinking (no aliasing), INTER_LINEAR when enlarging.
 
     Args:
         image: (H, W) or (H, W, 1) array.
         size: int side, or (height, width).
-        mode: "squash" (ignore the aspect ratio, as paper 003 resizes lung crops) or "pad" (keep the aspect
-            ratio, center, pad with zeros).
+        mode: "squash" (ignore the aspect ratio, as paper 003 resizes its lung crops to 224 x 224) or "pad"
+            (keep the aspect ratio, center the image, pad the rest with zeros).
+        interpolation: an OpenCV flag (e.g. `cv2.INTER_CUBIC`); default `cv2.INTER_AREA` when shrinking
+            (averages the covered pixels, no aliasing) and `cv2.INTER_LINEAR` when enlarging.
 
     Returns:
-        float32 array of the requested (height, width).
+        float32 array of shape (height, width).
+
+    Raises:
+        ValueError: on an empty or non-2D image, a non-positive size or an unknown mode.
 
     Example:
     >>> import numpy as np
-    >>> resize(np.ones((40, 20), np.float32), 10, mode="pad")[:, 0].tolist()
-    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    >>> resize(np.ones((40, 20), np.float32), 10, mode="pad")[5].tolist()
+    [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
     """
     image = _check_image(image).astype(np.float32, copy=False)
     height, width = (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
@@ -46,12 +49,17 @@ def resize(image, size, mode="squash"):
         target = (height, width)
     elif mode == "pad":
         scale = min(height / image.shape[0], width / image.shape[1])
-        target = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
+        target = (min(height, max(1, round(image.shape[0] * scale))), min(width, max(1, round(image.shape[1] * scale))))
     else:
         raise ValueError(f"mode must be 'squash' or 'pad'; received {mode!r}.")
-    shrinking = target[0] * target[1] < image.shape[0] * image.shape[1]
-    out = cv2.resize(image, (target[1], target[0]), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    if mode == "pad":
+    if target == image.shape:
+        out = image
+    else:
+        if interpolation is None:
+            shrinking = target[0] * target[1] < image.shape[0] * image.shape[1]
+            interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        out = cv2.resize(image, (target[1], target[0]), interpolation=interpolation)
+    if mode == "pad" and target != (height, width):
         canvas = np.zeros((height, width), np.float32)
         top, left = (height - target[0]) // 2, (width - target[1]) // 2
         canvas[top:top + target[0], left:left + target[1]] = out
@@ -87,9 +95,11 @@ def to_rgb(image):
 def normalize_imagenet(image):
     """Standardizes [0, 1] images with the ImageNet mean and std, as ImageNet-pretrained models expect.
 
-    3-channel inputs use the per-channel statistics; gray (1-channel or (H, W)) inputs use their average
-    (mean 0.449, std 0.226), what a gray image replicated to RGB would get on average, so 1-channel models
-    see the same input distribution (used by paper 000, §III.B).
+    3-channel inputs (..., 3) use the per-channel statistics, mean (0.485, 0.456, 0.406) and std
+    (0.229, 0.224, 0.225). Gray inputs ((H, W) or (..., 1)) use the averages of those, mean 0.449 and std
+    0.226 (our choice, documented here): close to the channel mean of what the RGB statistics give a gray
+    image replicated to RGB, so a 1-channel model sees about the input distribution of the paper's RGB
+    pipeline (paper 000, §III.B). For an RGB ImageNet model use `normalize_imagenet(to_rgb(image))`.
 
     Example:
     >>> round(float(normalize_imagenet(np.full((2, 2), 0.449))[0, 0]), 6)
@@ -137,12 +147,36 @@ def crop_and_resize(image, box, size, mode="squash"):
     return resize(image[y0:y1, x0:x1], size, mode=mode)
 
 
-def lung_bbox_crop(image, mask, size, margin=0.05, mode="squash"):
-    """Crops an image to the bounding box of its lung mask and resizes it (paper 003, §2.1).
+def lung_bbox_crop(image, mask, margin=0.05, *, size=None, mode="squash"):
+    """Crops an image to the bounding box of its lung mask (paper 003, §2.1), optionally resizing it.
+
+    A mask of another resolution than the image (e.g. a segmentation output at 256 px for a 2,048 px
+    image) is resized to the image with nearest-neighbour interpolation first.
+
+    Args:
+        image: (H, W) or (H, W, 1) array.
+        mask: binary lung mask (values > 0.5 are lung), any resolution.
+        margin: fraction of the box's height / width added on each side (clipped to the image).
+        size: when given, the crop is resized to it (int or (height, width), see `resize`).
+        mode: resize mode when `size` is given.
+
+    Returns:
+        float32 crop (h, w), or (size, size) when `size` is given.
+
+    Raises:
+        ValueError: when the mask is empty (no lung pixel), naming the fix.
 
     Example:
     >>> m = np.zeros((20, 20)); m[5:15, 4:16] = 1
-    >>> lung_bbox_crop(np.random.rand(20, 20), m, 8).shape
+    >>> lung_bbox_crop(np.random.rand(20, 20), m, margin=0.0).shape
+    (10, 12)
+    >>> lung_bbox_crop(np.random.rand(40, 40), m, size=8).shape
     (8, 8)
     """
-    return crop_and_resize(image, lung_bbox(mask, margin), size, mode=mode)
+    image = _check_image(image).astype(np.float32, copy=False)
+    mask = _check_image(mask, "mask").astype(np.float32, copy=False)
+    if mask.shape != image.shape:
+        mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
+    x0, y0, x1, y1 = lung_bbox(mask, margin)
+    crop = image[y0:y1, x0:x1]
+    return crop if size is None else resize(crop, size, mode=mode)

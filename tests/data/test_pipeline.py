@@ -1,61 +1,187 @@
+import json
+
 import cv2
 import keras
 import numpy as np
 import pytest
 
-from keras_cxr.data import (ImageReadError, MAEPretrainAugmentation, index_any, make_dataset, random_resized_crop,
-                            randaugment)
+from keras_cxr.data import (CXRDataset, DegradationTarget, ImageReadError, MAEPretrainAugmentation, index_any,
+                            make_dataset, make_phantom_dataset, preprocess_to_cache, randaugment, to_unit_range)
 
 
-def _folder(tmp_path, n=10):
+def _folder(tmp_path, n=10, shape=(40, 30)):
     paths = []
     for i in range(n):
         path = tmp_path / f"{i}.png"
-        cv2.imwrite(str(path), np.full((40, 30), 20 * i, np.uint8))
+        cv2.imwrite(str(path), np.full(shape, 20 * i, np.uint8))
         paths.append(path)
     return paths
 
 
-def test_batches_cover_every_sample_once_and_reshuffle_by_seed(tmp_path):
+def _epoch(data, column=1):
+    return np.concatenate([data[i][column][:, 0] for i in range(len(data))])
+
+
+def test_batches_have_the_requested_shapes(tmp_path):
     paths = _folder(tmp_path)
-    data = make_dataset(paths, labels=np.arange(10)[:, None], image_size=16, batch_size=4, seed=3, workers=1)
-    assert len(data) == 3
-    seen = np.concatenate([data[i][1][:, 0] for i in range(len(data))])
-    assert sorted(seen.tolist()) == list(range(10))
-    first = seen.copy()
-    again = make_dataset(paths, labels=np.arange(10)[:, None], image_size=16, batch_size=4, seed=3, workers=1)
-    np.testing.assert_array_equal(np.concatenate([again[i][1][:, 0] for i in range(3)]), first)
+    data = make_dataset(paths, labels=np.arange(10), image_size=16, batch_size=4, num_workers=1)
+    assert isinstance(data, CXRDataset) and isinstance(data, keras.utils.PyDataset)
+    assert len(data) == 3 and data.num_images == 10
+    assert [data[i][0].shape for i in range(3)] == [(4, 16, 16, 1), (4, 16, 16, 1), (2, 16, 16, 1)]
+    assert data[0][0].dtype == np.float32 and data[0][1].shape == (4, 1)
+    assert len(make_dataset(paths, image_size=16, batch_size=4, drop_remainder=True)) == 2
+    with pytest.raises(IndexError):
+        data[3]
+
+
+def test_every_sample_once_per_epoch_and_seeded_shuffle(tmp_path):
+    paths = _folder(tmp_path)
+    data = make_dataset(paths, labels=np.arange(10), image_size=16, batch_size=4, seed=3, num_workers=1)
+    first = _epoch(data)
+    assert sorted(first.tolist()) == list(range(10))
+    again = make_dataset(paths, labels=np.arange(10), image_size=16, batch_size=4, seed=3, num_workers=1)
+    np.testing.assert_array_equal(_epoch(again), first)
+    other = make_dataset(paths, labels=np.arange(10), image_size=16, batch_size=4, seed=4, num_workers=1)
+    assert not np.array_equal(_epoch(other), first)
     data.on_epoch_end()
-    second = np.concatenate([data[i][1][:, 0] for i in range(len(data))])
+    second = _epoch(data)
     assert sorted(second.tolist()) == list(range(10)) and not np.array_equal(second, first)
-    # images really come from the files: pixel value = 20 * label / 255
+    again.set_epoch(1)
+    np.testing.assert_array_equal(_epoch(again), second)
+    ordered = make_dataset(paths, labels=np.arange(10), image_size=16, batch_size=4, shuffle=False)
+    np.testing.assert_array_equal(_epoch(ordered), np.arange(10))
+    # the images really come from the files: pixel value = 20 * label / 255
     x, y = data[0]
     np.testing.assert_allclose(x[:, 0, 0, 0], 20 * y[:, 0] / 255, atol=1e-6)
 
 
-def test_cache_equals_no_cache_and_targets(tmp_path):
+def test_sources_index_paths_and_arrays_agree(tmp_path):
+    paths = _folder(tmp_path, 6, shape=(16, 16))
+    arrays = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) / np.float32(255) for p in paths])
+    from_paths = make_dataset(paths, image_size=16, batch_size=6, shuffle=False, target=None)[0][0]
+    from_arrays = make_dataset(arrays, image_size=16, batch_size=6, shuffle=False, target=None)[0][0]
+    from_channel = make_dataset(arrays[..., None], image_size=16, batch_size=6, shuffle=False, target=None)[0][0]
+    np.testing.assert_allclose(from_paths, from_arrays, atol=1e-6)
+    np.testing.assert_array_equal(from_arrays, from_channel)
+    with pytest.raises(ValueError, match="single path"):
+        make_dataset(str(paths[0]))
+    with pytest.raises(ValueError, match="Array sources"):
+        make_dataset(np.zeros((3, 8, 8, 3)))
+
+
+def test_index_source_brings_its_labels(shared_data):
+    index = index_any(shared_data / "kermany_pediatric_224").subset(np.arange(12))
+    data = make_dataset(index, image_size=32, batch_size=12, shuffle=False)
+    x, y = data[0]
+    assert x.shape == (12, 32, 32, 1) and y.shape == (12, len(index.class_names))
+    np.testing.assert_array_equal(y, index.labels)
+
+
+def test_transforms_run_after_decoding(tmp_path):
+    paths = _folder(tmp_path, 2)
+    data = make_dataset(paths, image_size=8, batch_size=2, shuffle=False, target=None,
+                        transforms=[lambda image: image[:20], lambda image: image * 0 + 0.25])
+    np.testing.assert_allclose(data[0][0], 0.25, atol=1e-6)
+    with pytest.raises(ValueError, match="transforms"):
+        make_dataset(paths, transforms=["resize"])
+
+
+def test_cache_in_memory_and_on_disk_equal_no_cache(tmp_path):
+    paths = _folder(tmp_path, 7)
+    options = dict(image_size=16, batch_size=3, seed=1, target="image", augment=MAEPretrainAugmentation(12, 16),
+                   transforms=[to_unit_range], progress=False)
+    plain = make_dataset(paths, **options)
+    memory = make_dataset(paths, cache=True, **options)
+    disk = make_dataset(paths, cache=tmp_path / "cache", **options)
+    assert isinstance(disk.images, np.memmap) and memory.paths is None
+    for epoch in range(2):
+        for data in (plain, memory, disk):
+            data.set_epoch(epoch)
+        for i in range(len(plain)):
+            for a, b in zip(plain[i], memory[i]):
+                np.testing.assert_array_equal(a, b)
+            for a, b in zip(plain[i], disk[i]):
+                np.testing.assert_array_equal(a, b)
+    arrays = make_dataset(np.random.default_rng(0).random((5, 20, 20)), image_size=8, batch_size=5, shuffle=False,
+                          target=None)
+    cached = make_dataset(np.random.default_rng(0).random((5, 20, 20)), image_size=8, batch_size=5, shuffle=False,
+                          target=None, cache=True, progress=False)
+    np.testing.assert_array_equal(arrays[0][0], cached[0][0])
+
+
+def test_preprocess_to_cache_resumes_without_redoing_work(tmp_path):
+    paths = _folder(tmp_path, 6)
+    broken = tmp_path / "3.png"
+    good = broken.read_bytes()
+    broken.write_bytes(b"not an image")
+    folder = tmp_path / "cache"
+    with pytest.raises(ImageReadError, match="3.png"):
+        preprocess_to_cache(paths, folder, 8, num_workers=1, progress=False, save_every=1)
+    done = np.load(folder / "done.npy")
+    assert done[:3].all() and not done[3]
+    # Mark a finished row: a resumed pass must keep it, not decode that file again.
+    images = np.load(folder / "images.npy", mmap_mode="r+")
+    images[0] = 0.5
+    images.flush()
+    del images
+    broken.write_bytes(good)
+    cached = preprocess_to_cache(paths, folder, 8, num_workers=2, progress=False)
+    assert np.load(folder / "done.npy").all()
+    np.testing.assert_allclose(cached[0], 0.5)
+    np.testing.assert_allclose(cached[1:, 0, 0, 0], 20 * np.arange(1, 6) / 255, atol=1e-6)
+    assert json.loads((folder / "meta.json").read_text())["image_size"] == 8
+    with pytest.raises(ValueError, match="other settings"):
+        preprocess_to_cache(paths, folder, 16, progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        preprocess_to_cache(paths[:5], folder, 8, progress=False)
+
+
+def test_targets_and_normalization(tmp_path):
     paths = _folder(tmp_path, 6)
     plain = make_dataset(paths, image_size=16, batch_size=3, shuffle=False, target="image")
-    cached = make_dataset(paths, image_size=16, batch_size=3, shuffle=False, target="image", cache=True)
-    for i in range(2):
-        np.testing.assert_array_equal(plain[i][0], cached[i][0])
-        np.testing.assert_array_equal(cached[i][0], cached[i][1])
-    pairs = make_dataset(paths, image_size=16, batch_size=3, target=lambda x, rng: (x * 0.5, x))
-    x, y = pairs[0]
-    np.testing.assert_allclose(x, y * 0.5)
-    normalized = make_dataset(paths, image_size=16, batch_size=6, shuffle=False, normalize="imagenet", target=None)
-    raw = np.concatenate([plain[0][0], plain[1][0]])
-    np.testing.assert_allclose(normalized[0][0], (raw - 0.449) / 0.226, atol=1e-3)
+    x, y = plain[0]
+    np.testing.assert_array_equal(x, y)
+    assert len(make_dataset(paths, image_size=16, batch_size=3, target=None)[0]) == 1
+    assert len(make_dataset(paths, image_size=16, batch_size=3)[0]) == 1  # no labels → (x,)
+    normalized = make_dataset(paths, image_size=16, batch_size=3, shuffle=False, normalize="imagenet", target="image")
+    x, y = normalized[0]
+    np.testing.assert_allclose(x, (y - 0.449) / 0.226, atol=1e-3)
+    np.testing.assert_array_equal(y, plain[0][1])  # the reconstruction target stays in [0, 1]
+    pairs = make_dataset(paths, image_size=16, batch_size=3, shuffle=False, target=DegradationTarget("noise"))
+    degraded, clean = pairs[0]
+    np.testing.assert_array_equal(clean, plain[0][0])
+    assert 0.0 < np.abs(degraded - clean).mean() < 0.1
+    np.testing.assert_array_equal(pairs[0][0], degraded)  # same (seed, epoch, batch) → same noise
+    with pytest.raises(ValueError, match="target"):
+        make_dataset(paths, target="mask")
+    with pytest.raises(ValueError, match="normalize"):
+        make_dataset(paths, normalize="zscore")
 
 
-def test_model_fit_consumes_it_with_workers(shared_data):
-    index = index_any(shared_data / "kermany_pediatric_224").subset(np.arange(24))
-    data = make_dataset(index, image_size=32, batch_size=8, workers=2)
-    model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile("adam", "binary_crossentropy")
-    history = model.fit(data, epochs=2, verbose=0)
-    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+def test_augmentations_per_image_and_per_batch(tmp_path):
+    paths = _folder(tmp_path, 8, shape=(64, 48))
+    mae = make_dataset(paths, image_size=24, batch_size=4, target=None, augment=MAEPretrainAugmentation(24, 32))
+    assert mae.load_size == 32 and mae[0][0].shape == (4, 24, 24, 1)
+    np.testing.assert_array_equal(mae[1][0], mae[1][0])  # per-image draws depend on (seed, epoch, batch)
+    both = make_dataset(paths, image_size=24, batch_size=4, target=None,
+                        augment=[MAEPretrainAugmentation(24, 32), randaugment(6, seed=0)])
+    x = both[0][0]
+    assert x.shape == (4, 24, 24, 1) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
+    legacy = make_dataset(paths, image_size=16, batch_size=4, target=None, batch_augment=randaugment(6, seed=0))
+    assert legacy[0][0].shape == (4, 16, 16, 1)
+    with pytest.raises(ValueError, match="before"):
+        make_dataset(paths, augment=[randaugment(6), MAEPretrainAugmentation()])
+
+
+def test_parallel_iteration_equals_indexing(tmp_path):
+    paths = _folder(tmp_path, 9)
+    data = make_dataset(paths, labels=np.arange(9), image_size=16, batch_size=2, num_workers=2, max_queue_size=2,
+                        augment=MAEPretrainAugmentation(12, 16))
+    batches = list(data)
+    assert len(batches) == len(data) == 5
+    for i, (x, y) in enumerate(batches):
+        np.testing.assert_array_equal(x, data[i][0])
+        np.testing.assert_array_equal(y, data[i][1])
 
 
 def test_read_errors_name_the_file(tmp_path):
@@ -64,36 +190,58 @@ def test_read_errors_name_the_file(tmp_path):
     data = make_dataset([bad], image_size=16, batch_size=1)
     with pytest.raises(ImageReadError, match="bad.png"):
         data[0]
+    with pytest.raises(ImageReadError, match="bad.png"):
+        make_dataset([bad], image_size=16, cache=True, progress=False)
     with pytest.raises(ValueError, match="empty"):
         make_dataset([], image_size=16)
     with pytest.raises(ValueError, match="labels has"):
         make_dataset(np.zeros((3, 8, 8)), labels=np.zeros((2, 1)))
 
 
-def test_mae_augmentation_geometry_and_flip():
-    rng = np.random.default_rng(0)
-    ramp = np.tile(np.linspace(0, 1, 300, dtype=np.float32), (300, 1))
-    augment = MAEPretrainAugmentation(image_size=224, resize_to=256)
-    outs = [augment(ramp, np.random.default_rng(s)) for s in range(40)]
-    assert all(o.shape == (224, 224) for o in outs)
-    flipped = sum(o[0, 0] > o[0, -1] for o in outs)
-    assert 8 < flipped < 32  # about half flipped horizontally
-    crops = [random_resized_crop(np.zeros((256, 256)), 224, rng=rng) for _ in range(5)]
-    assert all(c.shape == (224, 224) for c in crops)
+def _tiny_classifier(size, outputs=1):
+    model = keras.Sequential([keras.Input((size, size, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(outputs, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    return model
 
 
-def test_random_resized_crop_area_within_scale():
-    rows = np.repeat(np.arange(200, dtype=np.float32)[:, None], 200, axis=1)
-    cols = rows.T.copy()
-    for seed in range(50):
-        h = np.ptp(random_resized_crop(rows, 64, (0.5, 1.0), rng=np.random.default_rng(seed))) + 1
-        w = np.ptp(random_resized_crop(cols, 64, (0.5, 1.0), rng=np.random.default_rng(seed))) + 1
-        assert 0.5 * 0.9 <= h * w / 200**2 <= 1.0 + 1e-6  # area fraction within scale (interpolation slack)
-        assert 3 / 4 * 0.9 <= w / h <= 4 / 3 * 1.1
+def test_model_fit_on_phantom_arrays_with_workers():
+    phantom = make_phantom_dataset(24, image_size=32, seed=0)
+    data = make_dataset(phantom.images, labels=phantom.labels, image_size=32, batch_size=8, num_workers=2)
+    model = _tiny_classifier(32, phantom.labels.shape[1])
+    history = model.fit(data, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    assert data.epoch >= 2  # fit moved the pipeline to a new shuffle every epoch (Keras 3 also calls
+    # on_epoch_end once before the first epoch)
+    assert model.predict(make_dataset(phantom.images, image_size=32, batch_size=5, shuffle=False, target=None),
+                         verbose=0).shape == (24, phantom.labels.shape[1])
 
 
-def test_randaugment_on_gray_batches():
-    out = randaugment(6, seed=1)(np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32"))
-    assert out.shape == (4, 32, 32, 1) and 0 <= out.min() and out.max() <= 1
-    with pytest.raises(ValueError, match="0-10"):
-        randaugment(12)
+def test_model_fit_autoencoder_and_denoising_pairs(tmp_path):
+    paths = _folder(tmp_path, 8, shape=(20, 20))
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Conv2D(1, 3, padding="same")])
+    model.compile("adam", "mse")
+    for target in ("image", DegradationTarget("blur")):
+        data = make_dataset(paths, image_size=16, batch_size=4, target=target, num_workers=2, cache=True,
+                            progress=False)
+        history = model.fit(data, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+
+
+def test_model_fit_on_real_files_with_workers(shared_data):
+    index = index_any(shared_data / "kermany_pediatric_224").subset(np.arange(24))
+    data = make_dataset(index, image_size=32, batch_size=8, num_workers=2, augment=MAEPretrainAugmentation(32, 40))
+    model = _tiny_classifier(32, len(index.class_names))
+    history = model.fit(data, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+
+
+def test_model_fit_with_a_keras_layer_augmentation_in_the_workers():
+    from keras_cxr.data import mae_pretrain_augmentation
+
+    images = np.random.default_rng(0).random((16, 48, 48, 1)).astype("float32")
+    data = make_dataset(images, labels=np.ones((16, 1)), image_size=48, batch_size=8, num_workers=2,
+                        augment=mae_pretrain_augmentation(32, 40, seed=0))
+    assert data[0][0].shape == (8, 32, 32, 1)
+    history = _tiny_classifier(32).fit(data, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
