@@ -7,8 +7,11 @@ from scipy import stats
 def proportion_ci(successes, total, confidence=0.95, method="wilson"):
     """Two-sided confidence interval of a binomial proportion successes / total.
 
-    Methods: "wilson" (score interval, scipy's `binomtest(...).proportion_ci("wilson")`), "normal" (Wald,
-    p ± z·sqrt(p(1−p)/n), clipped to [0, 1]), "clopper-pearson" (exact, scipy's "exact").
+    Methods: "wilson" (score interval without continuity correction, scipy's
+    `binomtest(k, n).proportion_ci(method="wilson")`), "normal" (Wald, p ± z·sqrt(p(1−p)/n) with
+    z = Φ⁻¹(1 − α/2), clipped to [0, 1]; zero width at p = 0 or 1), "clopper-pearson" (exact beta-quantile
+    interval, scipy's "exact"). The paper behind `sensitivity_z_test` (003) does not name its method; Wilson
+    is the default because it stays inside [0, 1] and keeps its coverage near p = 0 or 1.
 
     Args:
         successes: number of successes k (0 ≤ k ≤ n), e.g. true positives for a sensitivity.
@@ -23,6 +26,8 @@ def proportion_ci(successes, total, confidence=0.95, method="wilson"):
     >>> [round(v, 4) for v in proportion_ci(8, 10)]
     [0.4902, 0.9433]
     """
+    if float(successes) != int(successes) or float(total) != int(total):
+        raise ValueError(f"successes and total must be whole counts; received {successes}, {total}.")
     k, n = int(successes), int(total)
     if n <= 0 or not 0 <= k <= n:
         raise ValueError(f"Need 0 <= successes <= total and total > 0; received successes={successes}, total={total}.")

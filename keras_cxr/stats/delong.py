@@ -26,10 +26,15 @@ def _structural_components(y_true, scores):
 def delong_test(y_true, score_a, score_b):
     """Paired DeLong test of H0: AUC_a = AUC_b for two classifiers scored on the same cases.
 
-    Uses the O(N log N) midrank formulation of Sun & Xu (2014) of DeLong et al. (1988)'s variance.
+    Uses the O(N log N) midrank formulation of Sun & Xu (2014) of DeLong et al. (1988)'s variance: with
+    m positives and n negatives, placement values V10 (share of negatives below each positive, ties ½) and
+    V01 (share of positives above each negative), S = cov(V10)/m + cov(V01)/n (sample covariances,
+    denominators m − 1 and n − 1), var(AUC_b − AUC_a) = S_aa + S_bb − 2 S_ab, z = (AUC_b − AUC_a) / sqrt(var),
+    p = 2 (1 − Φ(|z|)). AUCs equal scikit-learn's `roc_auc_score`; the variance equals the O(m·n)
+    definition (tested), the same test as R's `pROC::roc.test(method="delong", paired=TRUE)`.
 
     Args:
-        y_true: (N,) binary truth with both classes present.
+        y_true: (N,) 0/1 truth with at least two cases of each class.
         score_a, score_b: (N,) scores of the two models.
 
     Returns:
@@ -50,6 +55,10 @@ def delong_test(y_true, score_a, score_b):
         raise ValueError(f"y_true has {len(y_true)} samples, the scores {scores.shape[1]}.")
     if not np.isin(y_true, (0, 1)).all() or len(np.unique(y_true)) < 2:
         raise ValueError("y_true must be binary (0/1) with both classes present for an AUC comparison.")
+    if min(np.sum(y_true == 1), np.sum(y_true == 0)) < 2:
+        raise ValueError("DeLong's variance needs at least two positive and two negative cases.")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("score_a and score_b must be finite.")
     aucs, v10, v01 = _structural_components(y_true, scores)
     m, n = v10.shape[1], v01.shape[1]
     covariance = np.cov(v10) / m + np.cov(v01) / n

@@ -47,8 +47,12 @@ def sensitivity_z_test(sens_a, ci_a, sens_b, ci_b, z_critical=1.96):
 def compare_sensitivities(predictions, confidence=0.95, method="wilson"):
     """Pairwise sensitivity Z-tests between models (paper 003, §2.6 and Fig. 7).
 
+    For each model: sensitivity = TP / (TP + FN) and its `proportion_ci` at `confidence`; for each pair
+    (A, B) in insertion order, `sensitivity_z_test` with z = 1.96 at 95% (Eq. 9; the exact normal quantile
+    at other levels). Models may be scored on different test sets (each brings its own y_true).
+
     Args:
-        predictions: {model name: (y_true, y_pred)} with binary labels and predictions (1 = positive).
+        predictions: {model name: (y_true, y_pred)} with 0/1 labels and 0/1 predictions (1 = positive).
         confidence: level of each sensitivity's confidence interval (and 1 − α of the test).
         method: interval method of `proportion_ci` (the paper does not name one; Wilson by default).
 
@@ -68,13 +72,18 @@ def compare_sensitivities(predictions, confidence=0.95, method="wilson"):
 
     if len(predictions) < 2:
         raise ValueError(f"compare_sensitivities needs at least two models; received {list(predictions)}.")
-    # Textbook two-decimal z (1.96 for 95%), as Eq. 9 writes it.
-    z_critical = round(float(stats.norm.ppf(0.5 + confidence / 2)), 2)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); received {confidence}.")
+    # Eq. 9 writes 1.96 for the 95% intervals; other levels use their exact normal quantile.
+    z_critical = 1.96 if np.isclose(confidence, 0.95) else float(stats.norm.ppf(0.5 + confidence / 2))
     summary = {}
     for name, (y_true, y_pred) in predictions.items():
         y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
         if y_true.shape != y_pred.shape:
             raise ValueError(f"Model {name!r}: y_true {y_true.shape} and y_pred {y_pred.shape} differ in shape.")
+        if not (np.isin(y_true, (0, 1)).all() and np.isin(y_pred, (0, 1)).all()):
+            raise ValueError(f"Model {name!r}: y_true and y_pred must be 0/1 labels (threshold the scores first); "
+                             f"received values {np.unique(np.r_[y_true, y_pred])[:10]}.")
         positives = int(np.sum(y_true == 1))
         if positives == 0:
             raise ValueError(f"Model {name!r}: y_true has no positive case, so sensitivity is undefined.")
