@@ -11,7 +11,8 @@ from keras_cxr.layers.transformer_block import TransformerBlock
 class MAEDecoder(keras.layers.Layer):
     """Embeds encoder outputs to `decoder_dim`, fills masked positions with a learned mask token, restores
     the patch order, adds the fixed sin-cos position embedding, runs `depth` transformer blocks, and
-    predicts `patch_dim` pixel values per patch (He et al. 2022, §3 "MAE decoder").
+    predicts `patch_dim` pixel values per patch (He et al. 2022, §3 "MAE decoder"; `MaskedAutoencoderViT`'s
+    forward_decoder: Xavier-uniform Dense layers, mask token N(0, 0.02²), LayerNorm eps 1e-6).
 
     Args:
         patch_dim: pixels per patch (patch_size² · channels).
@@ -47,8 +48,10 @@ class MAEDecoder(keras.layers.Layer):
         self.mask_token = self.add_weight(name="mask_token", shape=(1, 1, self.decoder_dim),
                                           initializer=keras.initializers.RandomNormal(stddev=0.02))
         self.embed.build(latent_shape)
-        num_tokens = None if restore_indices_shape is None else restore_indices_shape[1] + 1
-        shape = (latent_shape[0], num_tokens, self.decoder_dim)
+        if restore_indices_shape is None or restore_indices_shape[1] is None:
+            raise ValueError("MAEDecoder needs restore indices with a static patch count.")
+        shape = (latent_shape[0], restore_indices_shape[1] + 1, self.decoder_dim)
+        self.position.build(shape)
         for block in self.blocks:
             block.build(shape)
         self.norm.build(shape)
@@ -61,10 +64,14 @@ class MAEDecoder(keras.layers.Layer):
         masks = ops.broadcast_to(ops.cast(self.mask_token, x.dtype), (batch, num_masked, self.decoder_dim))
         patches = ops.concatenate([x[:, 1:], masks], axis=1)
         patches = ops.take_along_axis(patches, ops.expand_dims(ops.cast(restore_indices, "int32"), -1), axis=1)
+        # The class token skips the masking and the reordering (MAE: x[:, :1] kept in front).
         x = self.position(ops.concatenate([x[:, :1], patches], axis=1))
         for block in self.blocks:
             x = block(x, training=training)
         return self.prediction(self.norm(x))[:, 1:]
+
+    def compute_output_shape(self, latent_shape, restore_indices_shape):
+        return (latent_shape[0], restore_indices_shape[1], self.patch_dim)
 
     def get_config(self):
         return {**super().get_config(), "patch_dim": self.patch_dim, "decoder_dim": self.decoder_dim,

@@ -6,8 +6,12 @@ from keras import ops
 
 
 def sincos_position_embedding(embed_dim, grid_size, class_token=True):
-    """(grid², D) numpy table (plus a zero row for the class token): half the channels encode the row,
-    half the column, each with sin/cos at frequencies 1/10000^(k/(D/4)).
+    """(gh·gw, D) numpy table, plus a leading zero row for the class token: MAE's
+    `get_2d_sincos_pos_embed`. The first D/2 channels encode the column (x), the last D/2 the row (y), each
+    as [sin, cos] at frequencies 1/10000^(k/(D/4)), k = 0 … D/4 − 1.
+
+    Args:
+        grid_size: patches per side, or (rows, columns).
 
     Example:
     >>> sincos_position_embedding(8, 2).shape
@@ -15,15 +19,15 @@ def sincos_position_embedding(embed_dim, grid_size, class_token=True):
     """
     if embed_dim % 4:
         raise ValueError(f"embed_dim must be divisible by 4 for a 2-D sin-cos embedding; received {embed_dim}.")
+    rows, cols = (grid_size, grid_size) if isinstance(grid_size, int) else tuple(grid_size)
     omega = 1.0 / 10000 ** (np.arange(embed_dim // 4, dtype=np.float64) / (embed_dim / 4.0))
-    rows, cols = np.meshgrid(np.arange(grid_size, dtype=np.float64), np.arange(grid_size, dtype=np.float64),
-                             indexing="ij")
+    row, col = np.meshgrid(np.arange(rows, dtype=np.float64), np.arange(cols, dtype=np.float64), indexing="ij")
 
     def encode(positions):
         angles = positions.reshape(-1, 1) * omega[None]
         return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
 
-    table = np.concatenate([encode(cols), encode(rows)], axis=1).astype(np.float32)
+    table = np.concatenate([encode(col), encode(row)], axis=1).astype(np.float32)
     if class_token:
         table = np.concatenate([np.zeros((1, embed_dim), np.float32), table], axis=0)
     return table
@@ -31,10 +35,14 @@ def sincos_position_embedding(embed_dim, grid_size, class_token=True):
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class SinCosPositionEmbedding(keras.layers.Layer):
-    """Adds the fixed (not trained) 2-D sin-cos position embedding to a square grid of tokens.
+    """Adds the fixed 2-D sin-cos position embedding to a grid of tokens (raster order).
+
+    The table is stored as a non-trainable weight (so it lives on the accelerator and is never updated by
+    an optimizer); `count_params()` includes it, `trainable_weights` do not.
 
     Args:
-        class_token: the first token is a class token (gets a zero embedding).
+        class_token: the first token is a class token (it gets the zero embedding, as in MAE).
+        grid_size: (rows, columns) of the patch grid; None → a square grid inferred from the token count.
 
     Example:
     >>> import numpy as np
@@ -42,19 +50,28 @@ class SinCosPositionEmbedding(keras.layers.Layer):
     (1, 17, 8)
     """
 
-    def __init__(self, class_token=True, **kwargs):
+    def __init__(self, class_token=True, grid_size=None, **kwargs):
         super().__init__(**kwargs)
         self.class_token = bool(class_token)
+        self.grid_size = None if grid_size is None else (
+            (int(grid_size),) * 2 if isinstance(grid_size, int) else tuple(int(g) for g in grid_size))
 
     def build(self, input_shape):
         num_patches = input_shape[1] - int(self.class_token)
-        grid = int(round(num_patches**0.5))
-        if grid * grid != num_patches:
-            raise ValueError(f"{num_patches} patch tokens do not form a square grid.")
-        self._table = sincos_position_embedding(input_shape[-1], grid, self.class_token)[None]
+        grid = self.grid_size
+        if grid is None:
+            side = int(round(num_patches**0.5))
+            grid = (side, side)
+        if grid[0] * grid[1] != num_patches:
+            raise ValueError(f"{num_patches} patch tokens do not form a {grid[0]}x{grid[1]} grid; pass grid_size.")
+        table = sincos_position_embedding(input_shape[-1], grid, self.class_token)
+        self.embedding = self.add_weight(name="embedding", shape=(1,) + table.shape, initializer="zeros",
+                                         trainable=False)
+        self.embedding.assign(table[None])
 
     def call(self, tokens):
-        return tokens + ops.cast(self._table, tokens.dtype)
+        return tokens + ops.cast(self.embedding, tokens.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "class_token": self.class_token}
+        return {**super().get_config(), "class_token": self.class_token,
+                "grid_size": None if self.grid_size is None else list(self.grid_size)}

@@ -1,20 +1,73 @@
 """Pre-norm transformer encoder block with stochastic depth (ViT / MAE)."""
 
 import keras
+from keras import ops
 
 from keras_cxr.layers.drop_path import DropPath
+
+_XAVIER = dict(kernel_initializer="glorot_uniform", bias_initializer="zeros")
+
+
+@keras.saving.register_keras_serializable(package="keras_cxr")
+class MultiHeadSelfAttention(keras.layers.Layer):
+    """Multi-head self-attention with one fused qkv projection, as timm's / MAE's `Attention`.
+
+    One Dense(3·D) gives queries, keys and values (laid out [q | k | v], heads contiguous, so timm and MAE
+    checkpoints map onto it by a transpose), then `keras.ops.dot_product_attention` (the backend's fused
+    kernel where there is one, e.g. torch's scaled_dot_product_attention) and a Dense(D) output projection.
+    Xavier-uniform kernels over the full (D, 3D) and (D, D) matrices, zero biases: MAE's `_init_weights`
+    exactly, which `keras.layers.MultiHeadAttention` cannot reproduce (its per-head kernels count fans
+    per head).
+
+    Args:
+        num_heads: attention heads; the token width must be divisible by it.
+
+    Example:
+    >>> import numpy as np
+    >>> tuple(MultiHeadSelfAttention(2)(np.zeros((1, 5, 8), "float32")).shape)
+    (1, 5, 8)
+    """
+
+    def __init__(self, num_heads=6, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = int(num_heads)
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        if dim % self.num_heads:
+            raise ValueError(f"Token width {dim} must be divisible by num_heads={self.num_heads}.")
+        self.qkv = keras.layers.Dense(3 * dim, name="qkv", **_XAVIER)
+        self.proj = keras.layers.Dense(dim, name="proj", **_XAVIER)
+        self.qkv.build(input_shape)
+        self.proj.build(input_shape)
+
+    def call(self, x):
+        dim = x.shape[-1]
+        head_dim = dim // self.num_heads
+        length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
+        qkv = ops.reshape(self.qkv(x), (-1, length, 3, self.num_heads, head_dim))
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, N, heads, head_dim)
+        out = ops.dot_product_attention(q, k, v, scale=head_dim**-0.5)
+        return self.proj(ops.reshape(out, (-1, length, dim)))
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads}
 
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class TransformerBlock(keras.layers.Layer):
-    """x + DropPath(MHSA(LN(x))), then x + DropPath(MLP(LN(x))) with a GELU MLP; LayerNorm eps 1e-6.
+    """x + DropPath(MHSA(LN(x))), then x + DropPath(MLP(LN(x))): timm / MAE's ViT `Block`.
 
-    Dense layers use Xavier-uniform initialization and zero biases (as MAE's ViT).
+    LayerNorm with eps 1e-6, a GELU (erf) MLP, Xavier-uniform Dense kernels and zero biases (MAE's init),
+    stochastic depth (`DropPath`) on both residual branches.
 
     Args:
         num_heads: attention heads.
-        mlp_dim: hidden width of the MLP (4 × width for ViT-S: 1536).
+        mlp_dim: hidden width of the MLP (4 × width; 1536 for ViT-S).
         drop_path_rate: stochastic-depth rate of this block.
+
+    Call arguments:
+        x: (B, N, D) tokens. training: enables DropPath.
 
     Example:
     >>> import numpy as np
@@ -28,25 +81,22 @@ class TransformerBlock(keras.layers.Layer):
 
     def build(self, input_shape):
         dim = input_shape[-1]
-        if dim % self.num_heads:
-            raise ValueError(f"Token width {dim} must be divisible by num_heads={self.num_heads}.")
-        init = dict(kernel_initializer="glorot_uniform", bias_initializer="zeros")
         self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
-        self.attention = keras.layers.MultiHeadAttention(self.num_heads, dim // self.num_heads, name="attention", **init)
+        self.attention = MultiHeadSelfAttention(self.num_heads, name="attention")
         self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
-        self.fc1 = keras.layers.Dense(self.mlp_dim, activation="gelu", name="fc1", **init)
-        self.fc2 = keras.layers.Dense(dim, name="fc2", **init)
+        self.fc1 = keras.layers.Dense(self.mlp_dim, activation="gelu", name="fc1", **_XAVIER)
+        self.fc2 = keras.layers.Dense(dim, name="fc2", **_XAVIER)
         self.drop_path = DropPath(self.drop_path_rate, name="drop_path")
-        self.norm1.build(input_shape)
-        self.attention.build(input_shape, input_shape)
-        self.norm2.build(input_shape)
-        self.fc1.build(input_shape)
+        for layer in (self.norm1, self.attention, self.norm2, self.fc1):
+            layer.build(input_shape)
         self.fc2.build(tuple(input_shape[:-1]) + (self.mlp_dim,))
 
     def call(self, x, training=None):
-        h = self.norm1(x)
-        x = x + self.drop_path(self.attention(h, h, training=training), training=training)
+        x = x + self.drop_path(self.attention(self.norm1(x)), training=training)
         return x + self.drop_path(self.fc2(self.fc1(self.norm2(x))), training=training)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_dim": self.mlp_dim,

@@ -1,166 +1,149 @@
+"""MAE and DualMAE: loss terms against numpy, a training step lowers the loss, EMA target, `.keras`, bf16."""
+
 import keras
 import numpy as np
 import pytest
 
-from keras_cxr.callbacks import EMATargetUpdate, WarmupCosineDecay, scaled_lr
-from keras_cxr.layers import (DropPath, PatchEmbedding, RandomPatchMasking, TransformerBlock, patchify,
-                              sincos_position_embedding, unpatchify)
-from keras_cxr.models import MAE, DualMAE, vit, vit_from_mae, vit_small
-from keras_cxr.models.mae import masked_mse
-from keras_cxr.optimizers import LayerDecayAdamW
-from keras_cxr.testing import assert_config_round_trip, assert_keras_round_trip
+from keras_cxr.callbacks import EMATargetUpdate
+from keras_cxr.layers import patchify
+from keras_cxr.models import MAE, DualMAE, vit_from_mae
 
 TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64, decoder_dim=16,
             decoder_depth=1, decoder_num_heads=2)
 c = keras.ops.convert_to_numpy
+# The TensorFlow graph path of fit is exercised by the distribution and recipe tests; tracing a tf.function
+# per test would cost ~10 s each here. The torch backend runs eagerly anyway.
+RUN_EAGERLY = True
 
 
-def test_masking_invariants():
-    tokens = np.random.default_rng(0).normal(size=(3, 49, 4)).astype("float32")
-    layer = RandomPatchMasking(0.75, seed=1)
-    visible, mask, restore = (c(v) for v in layer(tokens))
-    kept = round(49 * 0.25)
-    assert visible.shape == (3, kept, 4) and (mask.sum(1) == 49 - kept).all()
-    shuffled_back = np.take_along_axis(np.argsort(restore, 1), restore, 1)
-    np.testing.assert_array_equal(shuffled_back, np.tile(np.arange(49), (3, 1)))  # restore inverts the shuffle
-    for b in range(3):  # visible tokens are exactly the unmasked ones
-        assert {tuple(t) for t in visible[b]} == {tuple(t) for t in tokens[b][mask[b] == 0]}
-    again = [c(v) for v in RandomPatchMasking(0.75, seed=1)(tokens)]
-    np.testing.assert_array_equal(again[1], mask)
-    assert_config_round_trip(layer)
-    with pytest.raises(ValueError):
-        RandomPatchMasking(1.0)
+def _images(n=4, seed=0):
+    """Smooth images in [0, 1] (a gradient plus a blob), so a tiny model learns something in few steps."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:32, 0:32] / 31.0
+    out = [0.3 + 0.4 * (a * xx + (1 - a) * yy) + 0.3 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 0.02)
+           for a, cx, cy in rng.random((n, 3))]
+    return np.clip(np.stack(out)[..., None], 0, 1).astype("float32")
 
 
-def test_patchify_round_trip_and_sincos_table():
-    x = np.random.default_rng(0).random((2, 16, 16, 1)).astype("float32")
-    np.testing.assert_allclose(c(unpatchify(patchify(x, 4), 4, 16)), x)
-    np.testing.assert_allclose(c(patchify(x, 4))[0, 1], x[0, 0:4, 4:8, 0].ravel())
-    table = sincos_position_embedding(8, 3, class_token=True)
-    assert table.shape == (10, 8) and np.all(table[0] == 0)
-    np.testing.assert_allclose(table[1 + 3 * 1 + 2, [0, 2]], [np.sin(2), np.cos(2)])  # row 1, col 2: col part
+def _noise(seed, n=4):
+    return np.random.default_rng(seed).random((n, 16)).astype("float32")
 
 
-def test_drop_path_drops_whole_samples():
-    out = c(DropPath(0.5, seed=0)(np.ones((64, 3, 2), "float32"), training=True))
-    per_sample = out.reshape(64, -1)
-    assert set(np.unique(per_sample)) <= {0.0, 2.0} and (per_sample.min(1) == per_sample.max(1)).all()
+def _seed_states(model):
+    return [v for v in model.weights if "seed_generator" in v.path]
 
 
-def test_vit_small_parameter_count():
-    model = vit_small(channels=3)
-    # timm vit_small_patch16_224 without head: 21,665,664 incl. a learned pos-embed of 197 x 384;
-    # ours keeps the position embedding fixed (not a weight), so subtract it.
-    assert model.count_params() == 21_665_664 - 197 * 384
-    one_channel = vit_small()  # paper 000 input: 1 channel → patch projection 16·16·1·384 instead of ·3
-    assert one_channel.count_params() == model.count_params() - 16 * 16 * 2 * 384
+def _loss_before_and_after_one_step(model, x):
+    """Eq. loss on the masks the training step itself draws: random-generator states saved and restored."""
+    states = [c(v).copy() for v in _seed_states(model)]
+
+    def loss():
+        for v, s in zip(_seed_states(model), states):
+            v.assign(s)
+        return float(c(model.compute_loss(x=x, y_pred=model(x, training=False))))
+
+    before = loss()
+    for v, s in zip(_seed_states(model), states):
+        v.assign(s)
+    model.train_on_batch(x)
+    return before, loss()
 
 
-def test_mae_loss_equals_numpy_recomputation_and_training_step():
+def _masked_mse(target, prediction, mask):
+    return float((((prediction - target) ** 2).mean(-1) * mask).sum() / mask.sum())
+
+
+def test_mae_loss_equals_numpy_recomputation_with_a_fixed_mask():
     model = MAE(seed=0, **TINY)
-    x = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
-    out = model(x)
-    pred, mask = c(out["reconstruction"]), c(out["mask"])
+    x, noise = _images(), _noise(1)
+    out = model(x, noise=noise)
+    prediction, mask = c(out["reconstruction"]), c(out["mask"])
+    np.testing.assert_array_equal(mask, (np.argsort(np.argsort(noise, 1), 1) >= 4).astype("float32"))
     target = c(patchify(x, 8))
-    expected = (((pred - target) ** 2).mean(-1) * mask).sum() / mask.sum()
-    assert abs(float(model.compute_loss(x=x, y_pred=out)) - expected) < 1e-5
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
-    history = model.fit(x, epochs=8, batch_size=4, verbose=0).history["loss"]
-    assert history[-1] < history[0]
+    assert float(c(model.compute_loss(x=x, y_pred=out))) == pytest.approx(_masked_mse(target, prediction, mask), rel=1e-5)
+    normalized = MAE(norm_pix_loss=True, seed=0, **TINY)
+    out = normalized(x, noise=noise)
+    t = (target - target.mean(-1, keepdims=True)) / np.sqrt(target.var(-1, keepdims=True) + 1e-6)
+    assert float(c(normalized.compute_loss(x=x, y_pred=out))) == pytest.approx(
+        _masked_mse(t, c(out["reconstruction"]), c(out["mask"])), rel=1e-4)
 
 
-def test_dual_mae_terms_and_ema(tmp_path):
-    model = DualMAE(seed=0, **TINY)
-    x = np.random.default_rng(1).random((4, 32, 32, 1)).astype("float32")
-    out = model(x)
-    for o, t in zip(model.online.trainable_weights, model.target.weights):
-        np.testing.assert_array_equal(c(o), c(t))  # target starts as a copy of the online network
-    assert not np.array_equal(c(out["online"]["mask"]), c(out["target"]["mask"]))  # independent masks
-    consistency, online, target = (float(v) for v in model.loss_terms(x, out))
-    y1, y2 = c(out["online"]["reconstruction"]), c(out["target"]["reconstruction"])
-    assert abs(consistency - ((y1 - y2) ** 2).mean()) < 1e-6
-    expected_online = float(masked_mse(patchify(x, 8), keras.ops.convert_to_tensor(y1), out["online"]["mask"]))
-    assert abs(online - expected_online) < 1e-6
-    assert abs(float(model.compute_loss(x=x, y_pred=out)) - (consistency + online + target)) < 1e-5
-    # EMA equation on known weights: after one batch, ξ = τ·ξ_0 + (1 − τ)·θ_1.
-    model.compile(optimizer=keras.optimizers.AdamW(1e-2))
-    xi0 = [c(w).copy() for w in model.target.weights]
-    model.fit(x, epochs=1, batch_size=4, verbose=0, callbacks=[EMATargetUpdate(tau=0.9)])
-    theta1 = [c(w) for w in model.online.weights]
-    for w, t0, th, t in zip(model.online.weights, xi0, theta1, [c(w) for w in model.target.weights]):
-        if "seed_generator" in w.path:
-            continue
-        expected = 0.9 * t0 + 0.1 * th if w.trainable else th
-        np.testing.assert_allclose(t, expected, atol=1e-6)
-    assert model.target.trainable_weights == []
-    assert not any("target" in v.path for v in model.trainable_variables)
-    history = model.fit(x, epochs=6, batch_size=4, verbose=0, callbacks=[EMATargetUpdate(0.99)]).history
-    assert history["online_loss"][-1] < history["online_loss"][0]
-    assert {"consistency_loss", "online_loss", "target_loss"} <= set(history)
-
-
-def test_keras_round_trips():
-    x = np.random.default_rng(2).random((2, 32, 32, 1)).astype("float32")
-    classifier = vit(num_classes=3, head_activation="sigmoid", drop_path_rate=0.1, **{k: v for k, v in TINY.items()
-                                                                                      if not k.startswith("decoder")})
-    assert_keras_round_trip(classifier, x)
-    for layer in (PatchEmbedding(8, 16), TransformerBlock(2, 8, drop_path_rate=0.1), DropPath(0.2)):
-        assert_config_round_trip(layer)
-
-
-def test_mae_save_load_and_transfer(tmp_path):
+def test_mae_training_step_lowers_the_loss_and_encoder_transfers(tmp_path):
     model = MAE(seed=0, **TINY)
-    x = np.random.default_rng(3).random((2, 32, 32, 1)).astype("float32")
-    model(x)
+    x, noise = _images(), _noise(2)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), run_eagerly=RUN_EAGERLY)
+    before, after = _loss_before_and_after_one_step(model, x)
+    assert after < before
+    # Reconstruction figure: visible patches are the input, masked ones the prediction.
+    reconstruction, masked = (c(v) for v in model.reconstruct(x, noise=noise))
+    visible = 1 - c(model(x, noise=noise)["mask"])[..., None]
+    np.testing.assert_allclose(c(patchify(reconstruction, 8)) * visible, c(patchify(x, 8)) * visible, atol=1e-6)
+    np.testing.assert_allclose(c(patchify(masked, 8)), c(patchify(x, 8)) * visible, atol=1e-6)
+    assert reconstruction.shape == masked.shape == x.shape
+    # The encoder shares the MAE's weights; build_classifier / vit_from_mae copy them.
+    encoder, classifier = model.encoder, model.build_classifier(num_classes=0)
+    np.testing.assert_allclose(c(encoder(x)), c(classifier(x)), rtol=1e-5, atol=1e-5)
+    head = vit_from_mae(model, num_classes=6, head_activation="sigmoid", drop_path_rate=0.2)
+    assert head.output_shape == (None, 6) and head.get_layer("block_1").drop_path_rate == pytest.approx(0.2)
+    np.testing.assert_array_equal(c(head.get_layer("block_1").weights[0]), c(model.blocks[1].weights[0]))
+    # `.keras` round trip: same weights, same outputs for a fixed mask.
     model.save(tmp_path / "mae.keras")
     loaded = keras.saving.load_model(tmp_path / "mae.keras")
+    np.testing.assert_allclose(c(loaded(x, noise=noise)["reconstruction"]),
+                               c(model(x, noise=noise)["reconstruction"]), rtol=1e-5, atol=1e-6)
+
+
+def test_dual_mae_loss_terms_step_and_ema(tmp_path):
+    model = DualMAE(seed=0, **TINY)
+    x, noise = _images(seed=1), (_noise(3), _noise(4))
+    out = model(x, noise=noise)
+    for o, t in zip(model.online.weights, model.target.weights):
+        if "seed_generator" not in o.path:
+            np.testing.assert_array_equal(c(o), c(t))  # ξ_0 = θ_0
+    assert model.target.trainable_weights == [] and not any("target" in v.path for v in model.trainable_variables)
+    # Eq. 1 from the model's own sub-outputs: L1 on all patches, L2 / L3 on each network's own masked patches.
+    y1, y2 = c(out["online"]["reconstruction"]), c(out["target"]["reconstruction"])
+    m1, m2 = c(out["online"]["mask"]), c(out["target"]["mask"])
+    assert not np.array_equal(m1, m2)
+    target = c(patchify(x, 8))
+    expected = [((y1 - y2) ** 2).mean(), _masked_mse(target, y1, m1), _masked_mse(target, y2, m2)]
+    np.testing.assert_allclose([float(c(v)) for v in model.loss_terms(x, out)], expected, rtol=1e-5)
+    assert float(c(model.compute_loss(x=x, y_pred=out))) == pytest.approx(sum(expected), rel=1e-5)
+    # Independent random masks without `noise`.
+    drawn = model(x)
+    assert not np.array_equal(c(drawn["online"]["mask"]), c(drawn["target"]["mask"]))
+    # One step lowers Eq. 1 on the masks it drew (the target fixed); a step with the callback gives
+    # ξ1 = τ ξ0 + (1 − τ) θ1 exactly.
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), run_eagerly=RUN_EAGERLY)
+    before, after = _loss_before_and_after_one_step(model, x)
+    assert after < before
+    xi0 = [c(w).copy() for w in model.target.weights]
+    callback = EMATargetUpdate(tau=0.9)
+    history = model.fit(x, epochs=1, batch_size=4, verbose=0, callbacks=[callback]).history
+    assert {"loss", "consistency_loss", "online_loss", "target_loss"} <= set(history)
+    for o, t0, t in zip(model.online.weights, xi0, model.target.weights):
+        if "seed_generator" in o.path:
+            continue
+        np.testing.assert_allclose(c(t), 0.9 * t0 + 0.1 * c(o) if o.trainable else c(o), rtol=1e-6, atol=1e-7)
+    # `.keras` round trip keeps both networks and the frozen target.
+    model.save(tmp_path / "dual.keras")
+    loaded = keras.saving.load_model(tmp_path / "dual.keras")
+    assert loaded.target.trainable is False and loaded.target.trainable_weights == []
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(c(a), c(b))
-    classifier = vit_from_mae(model, num_classes=6, head_activation="sigmoid")
-    np.testing.assert_array_equal(c(classifier.get_layer("block_1").weights[0]), c(model.blocks[1].weights[0]))
-    reconstruction, masked = model.reconstruct(x)
-    assert tuple(reconstruction.shape) == (2, 32, 32, 1) and tuple(masked.shape) == (2, 32, 32, 1)
-
-
-def test_schedule_and_layer_decay():
-    schedule = WarmupCosineDecay(2.5e-3, warmup_steps=5, decay_steps=75)
-    steps = np.array([0, 2, 5, 40, 75])
-    expected = np.where(steps < 5, 2.5e-3 * steps / 5, 0.5 * 2.5e-3 * (1 + np.cos(np.pi * (steps - 5) / 70)))
-    np.testing.assert_allclose([float(schedule(s)) for s in steps], expected, rtol=1e-5, atol=1e-9)
-    assert scaled_lr(1.5e-4, 256) == 1.5e-4
-    model = vit(num_classes=2, head_activation="softmax", **{k: v for k, v in TINY.items() if not k.startswith("decoder")})
-    optimizer = LayerDecayAdamW(learning_rate=1e-2, layer_decay=0.55, num_layers=2, weight_decay=0.0)
-    scales = {w.path.split("/")[0]: optimizer.scale_for(w.path) for w in model.trainable_weights}
-    assert scales["patch_embed"] == pytest.approx(0.55**3) and scales["block_0"] == pytest.approx(0.55**2)
-    assert scales["block_1"] == pytest.approx(0.55) and scales["head"] == 1.0
-    # One step with Adam moves every weight by ≈ its lr: deeper layers move more.
-    before = {w.path: c(w).copy() for w in model.trainable_weights}
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy")
-    x = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
-    model.train_on_batch(x, np.eye(2)[[0, 1, 0, 1]])
-    moved = {w.path: np.abs(c(w) - before[w.path]).max() for w in model.trainable_weights}
-    head = max(v for k, v in moved.items() if k.startswith("head"))
-    embed = max(v for k, v in moved.items() if k.startswith("patch_embed"))
-    assert embed < head * 0.55**2
-    assert abs(head - 1e-2) < 2e-3 and abs(embed - 1e-2 * 0.55**3) < 1e-3
+    assert loaded.build_classifier(6, "sigmoid").output_shape == (None, 6)
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-def test_mixed_precision_training_step(policy):
+def test_mixed_precision_forward_and_training_step(policy):
     keras.mixed_precision.set_global_policy(policy)
     try:
-        model = DualMAE(seed=0, **TINY) if policy == "mixed_float16" else MAE(seed=0, **TINY)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3))
-        x = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")
+        model = MAE(seed=0, **TINY)
+        x = _images(2)
+        out = model(x)
+        assert keras.backend.standardize_dtype(out["reconstruction"].dtype) == policy.split("_")[1]
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3), run_eagerly=RUN_EAGERLY)
         loss = model.train_on_batch(x)
-        assert np.all(np.isfinite(loss))
+        assert np.isfinite(loss) and model.patch_embed.weights[0].dtype == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
-
-
-def test_resnet34_parameter_count_matches_torchvision():
-    from keras_cxr.models import resnet34
-
-    model = resnet34((224, 224, 3), num_classes=1000)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    assert trainable == 21_797_672  # torchvision.models.resnet34()

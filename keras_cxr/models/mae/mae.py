@@ -24,12 +24,21 @@ def masked_mse(target, prediction, mask):
 class MAE(keras.Model):
     """Masked autoencoder: a ViT encoder on the visible patches, a small decoder reconstructing all patches.
 
-    The loss (`compute_loss`) is the MSE between predicted and true pixels on the masked patches (He et al.
-    2022, §3). `norm_pix_loss` (per-patch normalized targets) is off by default: medical images
-    reconstruct poorly with it (facebookresearch/mae issue 190). Defaults: ViT-S/16 encoder (384 wide,
-    12 blocks, 6 heads, MLP 1536), decoder 512 wide, 8 blocks, 16 heads, mask ratio 0.75, 224 × 224 × 1.
+    MAE's `MaskedAutoencoderViT` (He et al. 2022): patch embedding + fixed sin-cos positions, per-sample
+    random masking (`mask_ratio`), class token, pre-norm blocks, then the decoder (`MAEDecoder`: learned
+    mask token, its own fixed positions, `decoder_depth` blocks, a per-patch pixel prediction). The loss
+    (`compute_loss`, overridden; `train_step` is Keras') is the pixel MSE averaged over the masked patches
+    only, computed in float32 (so mixed precision is safe). `norm_pix_loss` (per-patch normalized
+    targets, MAE's ImageNet default) is off by default: medical images reconstruct poorly with it
+    (facebookresearch/mae issue 190).
 
-    Call returns {"reconstruction": (B, N, p²·C), "mask": (B, N)}; `reconstruct(images)` returns images.
+    Defaults: ViT-S/16 encoder (384 wide, 12 blocks, 6 heads, MLP 1536), decoder 512 wide, 8 blocks,
+    16 heads (MAE's), mask ratio 0.75, 224 × 224 × 1 input; Xavier-uniform Dense layers.
+
+    Call returns {"reconstruction": (B, N, p²·C) patches, "mask": (B, N), 1 = masked}; `reconstruct(x)`
+    gives (reconstruction, masked input) images for figures. For fine-tuning: `encoder` (a functional
+    ViT sharing these weights), `build_classifier(num_classes, ...)` or `keras_cxr.models.vit_from_mae`
+    (a new ViT with copied weights, layer names as `keras_cxr.models.vit`).
 
     Example:
     >>> import numpy as np
@@ -38,6 +47,8 @@ class MAE(keras.Model):
     >>> out = mae(np.zeros((2, 32, 32, 1), "float32"))
     >>> tuple(out["reconstruction"].shape), tuple(out["mask"].shape)
     ((2, 16, 64), (2, 16))
+    >>> mae.encoder.output_shape
+    (None, 32)
 
     Reference:
         He, Chen, Xie, Li, Dollár & Girshick, "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022.
@@ -63,21 +74,28 @@ class MAE(keras.Model):
                                   self.decoder_num_heads, name="decoder")
         self.num_patches = (self.image_size // self.patch_size) ** 2
 
-    def encode(self, images, training=None):
-        """Visible-patch latents (B, 1 + K, D), the mask (B, N) and the restore indices (B, N)."""
+    def encode(self, images, training=None, noise=None):
+        """Visible-patch latents (B, 1 + K, D), the mask (B, N) and the restore indices (B, N).
+
+        MAE's forward_encoder: patch embedding + positions, random masking, class token, blocks, norm.
+        """
         tokens = self.position(self.patch_embed(images))
-        visible, mask, restore = self.masking(tokens)
+        visible, mask, restore = self.masking(tokens, noise=noise)
         x = self.cls_token(visible)
         for block in self.blocks:
             x = block(x, training=training)
         return self.norm(x), mask, restore
 
-    def call(self, images, training=None):
-        latent, mask, restore = self.encode(images, training=training)
+    def call(self, images, training=None, noise=None):
+        """{"reconstruction": (B, N, p²·C) predicted patches, "mask": (B, N), 1 = masked}.
+
+        `noise` (B, N) fixes the masks (the lowest K scores are kept); None draws them from the seed.
+        """
+        latent, mask, restore = self.encode(images, training=training, noise=noise)
         return {"reconstruction": self.decoder(latent, restore, training=training), "mask": mask}
 
     def targets(self, images):
-        """Patchified images, normalized per patch when `norm_pix_loss`."""
+        """Patchified images in float32 (B, N, p²·C), normalized per patch when `norm_pix_loss`."""
         target = patchify(ops.cast(images, "float32"), self.patch_size)
         if self.norm_pix_loss:
             mean = ops.mean(target, axis=-1, keepdims=True)
@@ -86,26 +104,57 @@ class MAE(keras.Model):
         return target
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Mean over masked patches of the per-patch pixel MSE (MAE's loss), in float32. `y` and
+        `sample_weight` are ignored (the target is the input itself)."""
         if y_pred is None:
             y_pred = self(x, training=training)
         return masked_mse(self.targets(x), ops.cast(y_pred["reconstruction"], "float32"),
                           ops.cast(y_pred["mask"], "float32"))
 
-    def reconstruct(self, images):
-        """(reconstruction, masked input) images (B, S, S, C): the figure of MAE's Fig. 2.
+    def reconstruct(self, images, noise=None, paste_visible=True):
+        """(reconstruction, masked input), both (B, S, S, C) images in the input's scale: MAE's Fig. 2.
 
-        The reconstruction shows predictions on masked patches and the input on visible ones.
+        The reconstruction shows the predictions on the masked patches and, with `paste_visible`, the
+        input on the visible ones (MAE's "reconstruction + visible"); the masked input is the input with
+        masked patches set to 0. With `norm_pix_loss` the predictions are de-normalized with each patch's
+        true mean and variance, for display only.
         """
-        out = self(images, training=False)
+        out = self(images, training=False, noise=noise)
         mask = ops.expand_dims(ops.cast(out["mask"], "float32"), -1)
         patches = patchify(ops.cast(images, "float32"), self.patch_size)
         prediction = ops.cast(out["reconstruction"], "float32")
-        if self.norm_pix_loss:  # undo the per-patch normalization with the true statistics for display
+        if self.norm_pix_loss:
             mean, var = ops.mean(patches, -1, keepdims=True), ops.var(patches, -1, keepdims=True)
             prediction = prediction * ops.sqrt(var + 1e-6) + mean
-        mixed = prediction * mask + patches * (1 - mask)
+        if paste_visible:
+            prediction = prediction * mask + patches * (1 - mask)
         shape = (self.patch_size, self.image_size, self.channels)
-        return unpatchify(mixed, *shape), unpatchify(patches * (1 - mask), *shape)
+        return unpatchify(prediction, *shape), unpatchify(patches * (1 - mask), *shape)
+
+    @property
+    def encoder(self):
+        """The encoder as a standalone functional ViT, (B, S, S, C) → (B, D) class-token features.
+
+        It is built from this model's own layers (no masking), so it shares their weights: training it
+        trains the MAE. For fine-tuning use `build_classifier`, which copies the weights into a new model.
+        """
+        from keras_cxr.models.vit.vit import TokenPooling
+
+        self._ensure_built()
+        inputs = keras.Input((self.image_size, self.image_size, self.channels), name="image")
+        x = self.cls_token(self.position(self.patch_embed(inputs)))
+        for block in self.blocks:
+            x = block(x)
+        return keras.Model(inputs, TokenPooling("token", name="pool")(self.norm(x)), name=f"{self.name}_encoder")
+
+    def build_classifier(self, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token",
+                         head_initializer=None):
+        """A new ViT classifier initialized with this encoder's weights: `vit_from_mae(self, ...)`."""
+        return vit_from_mae(self, num_classes, head_activation, drop_path_rate, pooling, head_initializer)
+
+    def _ensure_built(self):
+        if not self.built:
+            self(ops.zeros((1, self.image_size, self.image_size, self.channels)))
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "patch_size": self.patch_size,
@@ -115,23 +164,32 @@ class MAE(keras.Model):
                 "mask_ratio": self.mask_ratio, "norm_pix_loss": self.norm_pix_loss, "seed": self.seed}
 
 
-def vit_from_mae(mae, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token"):
-    """A ViT classifier whose encoder weights are copied from a (pre)trained `MAE` (or `DualMAE.online`).
+def vit_from_mae(mae, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token",
+                 head_initializer=None):
+    """A ViT classifier (`keras_cxr.models.vit`) whose encoder weights are copied from a (pre)trained `MAE`
+    (for a `DualMAE`, its online network, as in paper 000 §III.B).
+
+    Args:
+        num_classes, head_activation, drop_path_rate, pooling: as `keras_cxr.models.vit` (paper 000
+            fine-tuning: 6, "sigmoid", 0.2, "token").
+        head_initializer: None → TruncatedNormal(stddev=2e-5), MAE's fine-tuning head init.
 
     Example:
     >>> mae = MAE(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16,
     ...           decoder_depth=1, decoder_num_heads=2)
-    >>> _ = mae(keras.ops.zeros((1, 32, 32, 1)))
     >>> vit_from_mae(mae, num_classes=6, head_activation="sigmoid").output_shape
     (None, 6)
     """
     from keras_cxr.models.vit.vit import vit
 
-    if not mae.built:
-        mae(ops.zeros((1, mae.image_size, mae.image_size, mae.channels)))
+    mae = getattr(mae, "online", mae)
+    mae._ensure_built()
+    if head_initializer is None:
+        head_initializer = keras.initializers.TruncatedNormal(stddev=2e-5)
     model = vit(mae.image_size, mae.patch_size, mae.channels, mae.embed_dim, mae.depth, mae.num_heads, mae.mlp_dim,
-                num_classes, head_activation, drop_path_rate, pooling, name="vit_from_mae")
-    for name in ["patch_embed", "cls_token", "norm"] + [f"block_{i}" for i in range(mae.depth)]:
-        source = getattr(mae, name) if hasattr(mae, name) else mae.blocks[int(name.split("_")[1])]
+                num_classes, head_activation, drop_path_rate, pooling, head_initializer, name="vit_from_mae")
+    sources = {"patch_embed": mae.patch_embed, "position": mae.position, "cls_token": mae.cls_token,
+               "norm": mae.norm, **{f"block_{i}": block for i, block in enumerate(mae.blocks)}}
+    for name, source in sources.items():
         model.get_layer(name).set_weights(source.get_weights())
     return model

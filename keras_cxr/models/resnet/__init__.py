@@ -1,1 +1,1 @@
-from keras_cxr.models.resnet.resnet import resnet34
+from keras_cxr.models.resnet.resnet import load_torchvision_weights, resnet34
