@@ -44,6 +44,7 @@ class Config:
     pretrain_dir: str | None = None  # §IV.A: ChestX-ray14 + CheXpert frontal (any unlabeled CXR folder)
     finetune_dir: str | None = None  # §IV.A: PediCXR (VinDr-PCXR layout) or a labels.csv folder
     finetune_csv: str | None = None
+    finetune_label_column: str | None = None  # labels.csv folders: e.g. "finding_labels" (NIH's 14, multi-label)
     phantom_pretrain_images: int = 2000  # not in the paper: adult phantom stand-in
     phantom_finetune_images: int = 1000  # not in the paper: pediatric phantom stand-in
     max_images: int | None = None  # cap on images read per real dataset (quick runs)
@@ -97,9 +98,15 @@ class Config:
 
 # ------------------------------------------------------------------------------------------- data
 def _images_from(path, config, labelled):
-    from keras_cxr.data import index_any, load_images
+    from keras_cxr.data import index_any, index_labels_csv, load_images
 
-    index = index_any(path)
+    if labelled and config.finetune_label_column:
+        if not os.path.isfile(os.path.join(path, "labels.csv")):
+            raise ValueError(f"--finetune-label-column needs a labels.csv folder; {path!r} has no labels.csv. "
+                             "Drop the option to use the layout's own labels.")
+        index = index_labels_csv(path, label_column=config.finetune_label_column)
+    else:
+        index = index_any(path)
     if config.max_images is not None and len(index) > config.max_images:
         index = index.subset(np.sort(np.random.default_rng(config.seed).permutation(len(index))[: config.max_images]))
     images = load_images(index.paths, image_size=config.resize_to, description=f"reading {path}")
@@ -240,7 +247,11 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0):
 
 # ------------------------------------------------------------------------------------------- evaluation
 def evaluate(config, data, predictions):
-    """Tables 3–4 (mean ± sd over seeds), bootstrap CI of mean AUC, DeLong dual-MAE vs each method."""
+    """Tables 3–4 (mean ± sd over seeds), bootstrap CI of mean AUC, DeLong dual-MAE vs each method.
+
+    Classes without a positive or a negative test case get NaN AUC and are left out of the mean (a warning
+    names them); DeLong p-values are given for classes with at least two of each.
+    """
     from sklearn.metrics import roc_auc_score
 
     from keras_cxr.metrics import classification_report, find_threshold
@@ -248,7 +259,12 @@ def evaluate(config, data, predictions):
 
     names = data["class_names"]
     y_val, y_test = data["splits"]["val"]["labels"], data["splits"]["test"]["labels"]
-    valid = [c for c in range(len(names)) if len(np.unique(y_test[:, c][~np.isnan(y_test[:, c])])) == 2]
+    counts = [(np.nansum(y_test[:, c] == 1), np.nansum(y_test[:, c] == 0)) for c in range(len(names))]
+    valid = [c for c, (pos, neg) in enumerate(counts) if pos >= 1 and neg >= 1]  # an AUC exists
+    testable = [c for c, (pos, neg) in enumerate(counts) if pos >= 2 and neg >= 2]  # DeLong's variance exists
+    if len(valid) < len(names):
+        warnings.warn("mean AUC leaves out classes with no positive or no negative test case: "
+                      f"{[names[c] for c in range(len(names)) if c not in valid]}", stacklevel=2)
 
     def mean_auc(y, p):
         # In a bootstrap resample a rare class can vanish: its AUC is NaN and the resample is dropped.
@@ -268,8 +284,10 @@ def evaluate(config, data, predictions):
                          **{m: report["macro"][m] for m in ("sensitivity", "precision", "f1")}})
         summary = {k: (float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows])))
                    for k in ("mean_auc", "sensitivity", "precision", "f1")}
-        summary["auc_per_class"] = {n: (float(np.nanmean([r["auc_per_class"][n] for r in rows])),
-                                        float(np.nanstd([r["auc_per_class"][n] for r in rows]))) for n in names}
+        with warnings.catch_warnings():  # a class absent from the test split has NaN AUC in every seed
+            warnings.simplefilter("ignore", RuntimeWarning)
+            summary["auc_per_class"] = {n: (float(np.nanmean([r["auc_per_class"][n] for r in rows])),
+                                            float(np.nanstd([r["auc_per_class"][n] for r in rows]))) for n in names}
         average = np.mean([run["test"] for run in runs], axis=0)
         ci = bootstrap_ci(mean_auc, y_test, average, n_resamples=config.bootstrap_resamples, seed=config.seed,
                           stratified=False)
@@ -282,7 +300,7 @@ def evaluate(config, data, predictions):
             if method != "dual_mae":
                 summary["delong_vs_dual_mae"] = {
                     names[c]: delong_test(y_test[:, c], summary["seed_average_probabilities"][:, c],
-                                          reference[:, c])["p"] for c in valid}
+                                          reference[:, c])["p"] for c in testable}
     for summary in results.values():
         summary.pop("seed_average_probabilities")
     return results

@@ -46,3 +46,26 @@ def test_killed_pretraining_resumes_from_last_epoch(tmp_path):
     assert len(history["loss"]) == 2  # epochs 2 and 3 only: epoch 1 was restored, not repeated
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 9
     assert np.isfinite(history["loss"]).all()
+
+
+def test_quick_run_on_real_adult_folder_with_nih_findings(tmp_path, shared_data):
+    """Pretraining on a real unlabeled folder, fine-tuning on NIH's 14 findings from a labels.csv folder."""
+    folder = shared_data / "nih_cxr14_64px"
+    if not folder.exists():
+        pytest.skip(f"{folder} is absent")
+    config = dual_mae.Config.quick(output_dir=str(tmp_path), pretrain_dir=str(folder), finetune_dir=str(folder),
+                                   finetune_label_column="finding_labels", max_images=160,
+                                   methods=("vit_scratch", "dual_mae"), **TINY)
+    metrics = dual_mae.run(config)
+    rows = metrics["table_3_4"]
+    assert set(rows) == {"vit_scratch", "dual_mae"}
+    assert len(rows["dual_mae"]["auc_per_class"]) == 14  # ChestX-ray14's findings, not the binary column
+    assert (tmp_path / "report.md").exists() and (tmp_path / "models/dual_mae_mask75.keras").exists()
+    assert json.loads((tmp_path / "config.json").read_text())["finetune_label_column"] == "finding_labels"
+
+
+def test_label_column_needs_a_labels_csv_folder(tmp_path):
+    config = dual_mae.Config.quick(output_dir=str(tmp_path), finetune_dir=str(tmp_path),
+                                   finetune_label_column="finding_labels", **TINY)
+    with pytest.raises(ValueError, match="labels.csv"):
+        dual_mae.load_data(config)

@@ -109,10 +109,9 @@ class DualMAE(keras.Model):
             tracker.update_state(value)
         return sum(weight * term for weight, term in zip(self.lambdas, terms))
 
-    @property
-    def encoder(self):
-        """The online encoder as a functional ViT sharing its weights (see `MAE.encoder`)."""
-        return self.online.encoder
+    def build_encoder(self):
+        """The online encoder as a functional ViT sharing its weights (see `MAE.build_encoder`)."""
+        return self.online.build_encoder()
 
     def build_classifier(self, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token",
                          head_initializer=None):

@@ -36,7 +36,7 @@ class MAE(keras.Model):
     16 heads (MAE's), mask ratio 0.75, 224 × 224 × 1 input; Xavier-uniform Dense layers.
 
     Call returns {"reconstruction": (B, N, p²·C) patches, "mask": (B, N), 1 = masked}; `reconstruct(x)`
-    gives (reconstruction, masked input) images for figures. For fine-tuning: `encoder` (a functional
+    gives (reconstruction, masked input) images for figures. For fine-tuning: `build_encoder()` (a functional
     ViT sharing these weights), `build_classifier(num_classes, ...)` or `keras_cxr.models.vit_from_mae`
     (a new ViT with copied weights, layer names as `keras_cxr.models.vit`).
 
@@ -47,7 +47,7 @@ class MAE(keras.Model):
     >>> out = mae(np.zeros((2, 32, 32, 1), "float32"))
     >>> tuple(out["reconstruction"].shape), tuple(out["mask"].shape)
     ((2, 16, 64), (2, 16))
-    >>> mae.encoder.output_shape
+    >>> mae.build_encoder().output_shape
     (None, 32)
 
     Reference:
@@ -131,12 +131,13 @@ class MAE(keras.Model):
         shape = (self.patch_size, self.image_size, self.channels)
         return unpatchify(prediction, *shape), unpatchify(patches * (1 - mask), *shape)
 
-    @property
-    def encoder(self):
+    def build_encoder(self):
         """The encoder as a standalone functional ViT, (B, S, S, C) → (B, D) class-token features.
 
         It is built from this model's own layers (no masking), so it shares their weights: training it
         trains the MAE. For fine-tuning use `build_classifier`, which copies the weights into a new model.
+        A method, not a property: `.keras` saving walks every attribute, and a property returning a new
+        model over shared layers would make the saved weight paths depend on the walk's order.
         """
         from keras_cxr.models.vit.vit import TokenPooling
 
