@@ -2,7 +2,8 @@
 
 All three use a ViT-S/16 encoder (384 wide, 12 blocks, 6 heads, MLP 1536), a 512-wide decoder with 2 blocks
 and 16 heads (MLP 2048), 224 × 224 × 1 inputs, mask ratio 0.75, AdamW, and the loss on masked patches.
-keras_cxr runs on the current Keras backend (KERAS_BACKEND); MONAI always runs on PyTorch. Each is timed in
+keras_cxr runs on the current Keras backend (KERAS_BACKEND); MONAI always runs on PyTorch. Every candidate
+is timed in its own Python process, so one framework's thread pools never slow another. Each is timed in
 float32 and in bfloat16 (keras: the `mixed_bfloat16` policy; MONAI: `torch.autocast(dtype=torch.bfloat16)`).
 
     KERAS_BACKEND=torch python benchmarks/mae_pretrain.py --batch-size 8 --steps 5
@@ -20,16 +21,17 @@ ENCODER = dict(embed_dim=384, depth=12, num_heads=6, mlp_dim=1536)
 DECODER = dict(decoder_dim=512, decoder_depth=2, decoder_num_heads=16)
 
 
-def time_keras(model_name, batch, steps, warmup, precision, image_size):
+def time_keras(model_name, batch, steps, warmup, precision, image_size, jit_compile="auto"):
     import keras
 
-    from keras_cxr.models import MAE, DualMAE
+    from keras_cxr.models import MAE, DualMAE, resolve_jit_compile
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     try:
         cls = DualMAE if model_name == "DualMAE" else MAE
         model = cls(image_size=image_size, patch_size=16, mask_ratio=0.75, seed=0, **ENCODER, **DECODER)
-        model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05, beta_2=0.95))
+        model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05, beta_2=0.95),
+                      jit_compile=resolve_jit_compile(jit_compile))
         for _ in range(warmup):
             model.train_on_batch(batch)
         start = time.perf_counter()
@@ -68,32 +70,73 @@ def time_monai(batch, steps, warmup, precision, image_size):
     return steps * len(batch) / (time.perf_counter() - start)
 
 
-def main(argv=None):
-    import keras
+def _time_in_subprocess(name, precision, args):
+    """Images/s of one candidate, measured in a fresh interpreter.
 
+    Each candidate runs alone: with TensorFlow loaded, its thread pools starve PyTorch's in the same
+    process (MONAI ran ~30x slower beside the TensorFlow backend), which would flatter keras_cxr.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, os.path.abspath(__file__), "--only", name, "--precisions", precision,
+               "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--image-size", str(args.image_size), "--jit-compile", args.jit_compile]
+    result = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode or not lines:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(last[:120])
+    outcome = json.loads(lines[-1])
+    if "error" in outcome:
+        raise RuntimeError(outcome["error"])
+    return outcome["images_per_s"]
+
+
+def _run_one(name, precision, args):
+    """The --only mode: times one candidate in this process and prints {"images_per_s": ...} as JSON."""
+    import json
+
+    batch = np.random.default_rng(0).random((args.batch_size, args.image_size, args.image_size, 1)).astype("float32")
+    try:
+        if name == "MONAI":
+            rate = time_monai(batch, args.steps, args.warmup, precision, args.image_size)
+        else:
+            rate = time_keras(name, batch, args.steps, args.warmup, precision, args.image_size, args.jit_compile)
+        print(json.dumps({"images_per_s": rate}))
+    except Exception as error:  # a peer failing (e.g. MONAI under bf16 autocast) is a result too
+        print(json.dumps({"error": f"{type(error).__name__}: {str(error).splitlines()[0][:90]}"}))
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"],
+                        help="keras_cxr models: 'auto' is keras_cxr.models.resolve_jit_compile (XLA on TensorFlow, "
+                             "as the recipes), 'false' is Keras' own CPU default")
+    parser.add_argument("--only", choices=["MAE", "DualMAE", "MONAI"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    batch = np.random.default_rng(0).random((args.batch_size, args.image_size, args.image_size, 1)).astype("float32")
+    if args.only:
+        return _run_one(args.only, args.precisions[0], args)
+    import keras
+
     print(f"backend={keras.backend.backend()} batch={args.batch_size} steps={args.steps} (+{args.warmup} warmup) "
-          f"image={args.image_size}")
+          f"image={args.image_size} jit_compile={args.jit_compile}; each candidate in its own process")
     rows = {}
     for precision in args.precisions:
         for name in ("MAE", "DualMAE", "MONAI"):
             label = f"{'keras_cxr ' if name != 'MONAI' else ''}{name} [{precision}]"
             try:
-                if name == "MONAI":
-                    rate = time_monai(batch, args.steps, args.warmup, precision, args.image_size)
-                else:
-                    rate = time_keras(name, batch, args.steps, args.warmup, precision, args.image_size)
-                rows[(name, precision)] = rate
+                rows[(name, precision)] = rate = _time_in_subprocess(name, precision, args)
                 print(f"{label:<34}{rate:>10.2f} images/s", flush=True)
-            except Exception as error:  # a peer failing (e.g. MONAI under bf16 autocast) is a result too
-                print(f"{label:<34}{'failed':>10}  {type(error).__name__}: {str(error).splitlines()[0][:90]}", flush=True)
+            except Exception as error:
+                print(f"{label:<34}{'failed':>10}  {error}", flush=True)
     reference = rows.get(("MONAI", "float32"))
     if reference:
         print(f"\nratios to MONAI float32 ({reference:.2f} images/s):")

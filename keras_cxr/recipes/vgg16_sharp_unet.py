@@ -100,6 +100,7 @@ class Config:
     num_cam_images: int = 6  # §2.4, Fig. 8
     verbose: int = 1  # Keras progress bars (1), one line per epoch (2), silent (0)
     resume: bool = True  # reuse models finished by an interrupted run in the same output_dir
+    jit_compile: str = "auto"  # not in the paper: XLA on TensorFlow (faster on CPU too), see resolve_jit_compile
 
     @classmethod
     def quick(cls, **overrides):
@@ -109,6 +110,7 @@ class Config:
             image_size=64, width_multiplier=0.125, pretext_epochs=3, pretext_batch_size=16,
             classifier_epochs=4, classifier_batch_size=16, ensemble_epochs=3, classifier_learning_rate=1e-2,
             baseline_weights=None, segmentation_epochs=2, num_cam_images=4, verbose=2,
+            jit_compile="false",  # tiny models, few steps: XLA compiling costs more than it saves
         )
         values.update(overrides)
         return cls(**values)
@@ -297,11 +299,11 @@ def build_pretext_model(config):
 
     from keras_cxr.losses import SSIMLoss
     from keras_cxr.metrics import PSNR, SSIM
-    from keras_cxr.models import vgg16_sharp_unet
+    from keras_cxr.models import resolve_jit_compile, vgg16_sharp_unet
 
     model = vgg16_sharp_unet((config.image_size, config.image_size, 1), width_multiplier=config.width_multiplier)
     model.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate), loss=SSIMLoss(),
-                  metrics=["mse", "mae", PSNR(), SSIM()])
+                  metrics=["mse", "mae", PSNR(), SSIM()], jit_compile=resolve_jit_compile(config.jit_compile))
     return model
 
 
@@ -355,12 +357,15 @@ def _to_one_hot(labels, num_classes):
 def _fit_classifier(config, model, data, name):
     import keras
 
+    from keras_cxr.models import resolve_jit_compile
+
     path = os.path.join(config.output_dir, "models", f"{name}.keras")
     history = None
     if _finished(config, path):
         return keras.saving.load_model(path), None
     model.compile(optimizer=keras.optimizers.SGD(config.classifier_learning_rate, momentum=config.classifier_momentum),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+                  loss="categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=resolve_jit_compile(config.jit_compile))
     train, val = data["classify"]["train"], data["classify"]["val"]
     epochs = config.ensemble_epochs if name == "A-F" else config.classifier_epochs
     history = model.fit(train["images"], _to_one_hot(train["labels"], config.num_classes),
