@@ -2,6 +2,7 @@
 
     python recipes/dual_mae.py --quick                 # synthetic phantom, minutes on a CPU
     python recipes/dual_mae.py --pretrain-dir NIH_OR_CHEXPERT --finetune-dir VINDR_PCXR
+    python recipes/dual_mae.py --pretrain-dir ADULT_DIR --finetune-dir LABELS_CSV_DIR --finetune-label-column finding_labels
     python recipes/dual_mae.py --help                  # every Config field as a flag
 """
 
