@@ -21,9 +21,15 @@ class MAEDecoder(keras.layers.Layer):
     Call arguments:
         latent: (B, 1 + K, D) encoder output (class token first).
         restore_indices: (B, N) from `RandomPatchMasking`.
+        masked_only: predict only the N − K masked patches, which are all MAE's loss uses. The tokens then
+            stay in the masking's order (visible first; each token carries its own position embedding,
+            and attention does not depend on token order) and the last block computes outputs for the
+            masked tokens only: the same predictions as the full pass, with no final reordering of the
+            tokens and about 3/4 of the last block's and the prediction head's work.
 
     Returns:
-        (B, N, patch_dim) predictions for every patch (class token dropped).
+        (B, N, patch_dim) predictions for every patch (class token dropped); with `masked_only`, the
+        visible patches' rows are zeros.
 
     Example:
     >>> import numpy as np
@@ -57,18 +63,31 @@ class MAEDecoder(keras.layers.Layer):
         self.norm.build(shape)
         self.prediction.build(shape)
 
-    def call(self, latent, restore_indices, training=None):
+    def call(self, latent, restore_indices, training=None, masked_only=False):
         x = self.embed(latent)
         batch, num_patches = ops.shape(x)[0], restore_indices.shape[1]
-        num_masked = num_patches - (x.shape[1] - 1)
-        masks = ops.broadcast_to(ops.cast(self.mask_token, x.dtype), (batch, num_masked, self.decoder_dim))
-        patches = ops.concatenate([x[:, 1:], masks], axis=1)
-        patches = ops.take_along_axis(patches, ops.expand_dims(ops.cast(restore_indices, "int32"), -1), axis=1)
+        num_visible = x.shape[1] - 1
+        masks = ops.broadcast_to(ops.cast(self.mask_token, x.dtype),
+                                 (batch, num_patches - num_visible, self.decoder_dim))
+        patches = ops.concatenate([x[:, 1:], masks], axis=1)  # in the masking's (shuffled) order
+        restore = ops.expand_dims(ops.cast(restore_indices, "int32"), -1)
         # The class token skips the masking and the reordering (MAE: x[:, :1] kept in front).
-        x = self.position(ops.concatenate([x[:, :1], patches], axis=1))
-        for block in self.blocks:
-            x = block(x, training=training)
-        return self.prediction(self.norm(x))[:, 1:]
+        if not masked_only:
+            x = self.position(ops.concatenate([x[:, :1], ops.take_along_axis(patches, restore, axis=1)], axis=1))
+            for block in self.blocks:
+                x = block(x, training=training)
+            return self.prediction(self.norm(x))[:, 1:]
+        table = ops.cast(self.position.embedding, x.dtype)  # (1, 1 + N, D), class token first
+        shuffle = ops.expand_dims(ops.cast(ops.argsort(restore_indices, axis=1), "int32"), -1)
+        positions = ops.take_along_axis(ops.broadcast_to(table[:, 1:], ops.shape(patches)), shuffle, axis=1)
+        x = ops.concatenate([x[:, :1] + table[:, :1], patches + positions], axis=1)
+        for i, block in enumerate(self.blocks):
+            x = block(x, training=training, query_start=1 + num_visible if i == self.depth - 1 else 0)
+        if self.depth == 0:
+            x = x[:, 1 + num_visible:]
+        masked = self.prediction(self.norm(x))  # (B, N − K, patch_dim), masked patches in shuffled order
+        padded = ops.concatenate([ops.zeros((batch, num_visible, self.patch_dim), masked.dtype), masked], axis=1)
+        return ops.take_along_axis(padded, restore, axis=1)
 
     def compute_output_shape(self, latent_shape, restore_indices_shape):
         return (latent_shape[0], restore_indices_shape[1], self.patch_dim)

@@ -41,14 +41,15 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.qkv.build(input_shape)
         self.proj.build(input_shape)
 
-    def call(self, x):
+    def call(self, x, query_start=0):
+        """(B, N − query_start, D): tokens from `query_start` on attend to all N tokens (0: plain MHSA)."""
         dim = x.shape[-1]
         head_dim = dim // self.num_heads
         length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
         qkv = ops.reshape(self.qkv(x), (-1, length, 3, self.num_heads, head_dim))
-        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, N, heads, head_dim)
+        q, k, v = qkv[:, query_start:, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, N, heads, head_dim)
         out = ops.dot_product_attention(q, k, v, scale=head_dim**-0.5)
-        return self.proj(ops.reshape(out, (-1, length, dim)))
+        return self.proj(ops.reshape(out, (-1, length - query_start, dim)))
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads}
@@ -67,7 +68,8 @@ class TransformerBlock(keras.layers.Layer):
         drop_path_rate: stochastic-depth rate of this block.
 
     Call arguments:
-        x: (B, N, D) tokens. training: enables DropPath.
+        x: (B, N, D) tokens. training: enables DropPath. query_start: return only the tokens from this
+            index on (default 0: all), e.g. the tokens a loss needs in the last block.
 
     Example:
     >>> import numpy as np
@@ -91,12 +93,15 @@ class TransformerBlock(keras.layers.Layer):
             layer.build(input_shape)
         self.fc2.build(tuple(input_shape[:-1]) + (self.mlp_dim,))
 
-    def call(self, x, training=None):
-        x = x + self.drop_path(self.attention(self.norm1(x)), training=training)
+    def call(self, x, training=None, query_start=0):
+        """`query_start` > 0 returns only tokens[query_start:] (their keys and values still come from all
+        tokens): the same numbers as `block(x)[:, query_start:]` without computing the other outputs."""
+        attended = self.attention(self.norm1(x), query_start=query_start)
+        x = x[:, query_start:] + self.drop_path(attended, training=training)
         return x + self.drop_path(self.fc2(self.fc1(self.norm2(x))), training=training)
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        return input_shape  # for the default query_start=0 (functional models never pass it)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "mlp_dim": self.mlp_dim,

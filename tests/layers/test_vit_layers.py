@@ -140,6 +140,24 @@ def test_transformer_block_matches_a_numpy_timm_block():
     assert_config_round_trip(MultiHeadSelfAttention(4))
 
 
+def test_transformer_block_query_start_gives_the_trailing_outputs_of_the_full_block():
+    x = np.random.default_rng(1).normal(size=(2, 7, 8)).astype("float32")
+    block = TransformerBlock(num_heads=2, mlp_dim=16)
+    full = c(block(x))
+    np.testing.assert_allclose(c(block(x, query_start=3)), full[:, 3:], rtol=1e-5, atol=1e-5)
+
+
+def test_mae_decoder_masked_only_predicts_the_masked_patches_of_the_full_pass():
+    latent = np.random.default_rng(2).normal(size=(2, 1 + 4, 12)).astype("float32")
+    restore = np.stack([np.random.default_rng(s).permutation(16) for s in range(2)]).astype("int32")
+    masked = restore >= 4  # the masking's convention: the first K shuffled positions are the visible ones
+    for depth in (0, 1, 2):
+        decoder = MAEDecoder(patch_dim=16, decoder_dim=8, depth=depth, num_heads=2)
+        full, pruned = c(decoder(latent, restore)), c(decoder(latent, restore, masked_only=True))
+        np.testing.assert_allclose(pruned[masked], full[masked], rtol=1e-5, atol=1e-5)
+        assert not pruned[~masked].any() and np.abs(full[~masked]).max() > 0
+
+
 def test_mae_decoder_restores_order_and_fills_masked_positions_with_the_mask_token():
     # Without blocks the decoder acts per position: out[n] = pred(LN(token_n + pos_n)), where token_n is the
     # embedded visible latent sent back to n by the restore indices, or the mask token.

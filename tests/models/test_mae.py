@@ -68,6 +68,21 @@ def test_mae_loss_equals_numpy_recomputation_with_a_fixed_mask():
         _masked_mse(t, c(out["reconstruction"]), c(out["mask"])), rel=1e-4)
 
 
+def test_training_pass_decodes_only_masked_patches_with_the_same_loss():
+    model = MAE(seed=0, **TINY)
+    x, noise = _images(), _noise(5)
+    full, pruned = model(x, noise=noise, training=False), model(x, noise=noise, training=True)
+    mask = c(full["mask"]).astype(bool)
+    np.testing.assert_array_equal(c(pruned["mask"]), c(full["mask"]))
+    np.testing.assert_allclose(c(pruned["reconstruction"])[mask], c(full["reconstruction"])[mask], rtol=1e-5, atol=1e-5)
+    assert not c(pruned["reconstruction"])[~mask].any()  # visible patches are not decoded in training
+    assert float(c(model.compute_loss(x=x, y_pred=pruned))) == pytest.approx(
+        float(c(model.compute_loss(x=x, y_pred=full))), rel=1e-5)
+    # DualMAE's consistency term needs whole images: its online network decodes every patch in training.
+    online = DualMAE(seed=0, **TINY).online
+    assert online.decode_visible and c(online(x, noise=noise, training=True)["reconstruction"])[~mask].any()
+
+
 def test_mae_training_step_lowers_the_loss_and_encoder_transfers(tmp_path):
     model = MAE(seed=0, **TINY)
     x, noise = _images(), _noise(2)

@@ -65,7 +65,8 @@ class DualMAE(keras.Model):
         if len(lambdas) != 3:
             raise ValueError(f"lambdas must be (λ1, λ2, λ3); received {lambdas}.")
         self.lambdas, self.seed, self.mae_kwargs = tuple(float(v) for v in lambdas), seed, dict(mae_kwargs)
-        self.online = MAE(seed=seed, name="online", **mae_kwargs)
+        # L1 compares whole images, so the online network decodes the visible patches in training too.
+        self.online = MAE(seed=seed, name="online", decode_visible=True, **mae_kwargs)
         self.target = MAE(seed=None if seed is None else seed + 1, name="target", **mae_kwargs)
         self.target.trainable = False
         self.trackers = {n: keras.metrics.Mean(name=n) for n in ("consistency_loss", "online_loss", "target_loss")}
