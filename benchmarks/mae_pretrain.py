@@ -25,12 +25,13 @@ def time_keras(model_name, batch, steps, warmup, precision, image_size, jit_comp
     import keras
 
     from keras_cxr.models import MAE, DualMAE, resolve_jit_compile
+    from keras_cxr.optimizers import AdamW
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     try:
         cls = DualMAE if model_name == "DualMAE" else MAE
         model = cls(image_size=image_size, patch_size=16, mask_ratio=0.75, seed=0, **ENCODER, **DECODER)
-        model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05, beta_2=0.95),
+        model.compile(optimizer=AdamW(1.5e-4, weight_decay=0.05, beta_2=0.95),
                       jit_compile=resolve_jit_compile(jit_compile))
         for _ in range(warmup):
             model.train_on_batch(batch)

@@ -5,6 +5,8 @@ import re
 import keras
 from keras import ops
 
+from keras_cxr.optimizers.adamw import AdamW
+
 _BLOCK = re.compile(r"(?:^|/)block_(\d+)(?:/|$)")
 _EMBEDDING_KEYS = ("patch_embed", "cls_token", "position", "pos_embed")
 _NO_DECAY_KEYS = ("cls_token", "position", "pos_embed", "mask_token")
@@ -28,7 +30,7 @@ def vit_layer_id(variable_path, num_layers):
 
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
-class LayerDecayAdamW(keras.optimizers.AdamW):
+class LayerDecayAdamW(AdamW):
     """AdamW whose learning rate for a variable of layer id ℓ is lr · layer_decay^(num_layers + 1 − ℓ).
 
     The BEiT / MAE fine-tuning convention (MAE's `param_groups_lrd`): patch embedding, class token and
@@ -40,7 +42,8 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
     as well, with the same scaled lr, as PyTorch's AdamW does per parameter group (Keras' built-in decay
     would use the unscaled lr). With `skip_weight_decay_1d`, 1-D variables (biases, LayerNorm scales and
     offsets), the class / mask tokens and position tables get no weight decay (MAE's "no_decay" group);
-    `exclude_from_weight_decay(...)` still works on top.
+    `exclude_from_weight_decay(...)` still works on top. On PyTorch the update runs as
+    `keras_cxr.optimizers.AdamW`'s fused kernel, one call per (scale, decay) group.
 
     Args:
         layer_decay: decay per layer (paper 000 / lambert-x/medical_mae: 0.55; MAE ViT-B: 0.75).
@@ -69,7 +72,6 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
         self.num_layers = None if num_layers is None else int(num_layers)
         self.skip_weight_decay_1d = bool(skip_weight_decay_1d)
         self._layer_id_fn = layer_id_fn or vit_layer_id
-        self._scales = {}
 
     def build(self, variables):
         if self.num_layers is None:
@@ -96,16 +98,14 @@ class LayerDecayAdamW(keras.optimizers.AdamW):
             return False
         return True
 
+    def update_rule(self, variable):
+        return self.scale_for(variable.path), self._decays(variable)
+
     def _apply_weight_decay(self, variables):
         """Disabled: the decay is applied in `update_step` with each variable's scaled learning rate."""
 
     def update_step(self, gradient, variable, learning_rate):
-        # The TensorFlow backend passes the underlying tf.Variable (no `.path`): look the Keras one up.
-        index = self._get_variable_index(variable)
-        if index not in self._scales:
-            reference = self._trainable_variables[index]
-            self._scales[index] = (self.scale_for(reference.path), self._decays(reference))
-        scale, decays = self._scales[index]
+        _, (scale, decays) = self._rule(variable)
         lr = ops.cast(learning_rate, variable.dtype) * scale
         if decays:
             self.assign(variable, variable - variable * ops.cast(self.weight_decay, variable.dtype) * lr)

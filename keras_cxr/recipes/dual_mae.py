@@ -151,16 +151,14 @@ def _mae_kwargs(config, mask_ratio):
 
 
 def _adamw(config, lr, steps_per_epoch, epochs, warmup_epochs, layer_decay=None):
-    import keras
-
     from keras_cxr.callbacks import WarmupCosineDecay
-    from keras_cxr.optimizers import LayerDecayAdamW
+    from keras_cxr.optimizers import AdamW, LayerDecayAdamW
 
     schedule = WarmupCosineDecay(lr, warmup_steps=warmup_epochs * steps_per_epoch,
                                  decay_steps=max(epochs * steps_per_epoch, warmup_epochs * steps_per_epoch + 1))
     common = dict(learning_rate=schedule, weight_decay=config.weight_decay, beta_1=0.9, beta_2=config.beta_2)
     if layer_decay is None:
-        return keras.optimizers.AdamW(**common)
+        return AdamW(**common)
     return LayerDecayAdamW(layer_decay=layer_decay, num_layers=config.depth, **common)
 
 

@@ -140,6 +140,30 @@ def test_transformer_block_matches_a_numpy_timm_block():
     assert_config_round_trip(MultiHeadSelfAttention(4))
 
 
+def test_half_precision_attention_on_cpu_is_the_explicit_form_and_matches_float32():
+    # Off a GPU, bfloat16 attention takes the written-out path (float32 softmax); it must agree with the
+    # float32 fused path on the same weights to bfloat16 accuracy, and both with a float64 NumPy reference.
+    x = np.random.default_rng(3).normal(size=(2, 9, 16)).astype("float32")
+    full = MultiHeadSelfAttention(4)
+    half = MultiHeadSelfAttention(4, dtype="mixed_bfloat16")
+    full.build(x.shape), half.build(x.shape)
+    for source, target in zip(full.weights, half.weights):
+        target.assign(source)
+    from keras_cxr.layers.transformer_block import _fused_attention_pays
+
+    assert _fused_attention_pays(keras.ops.convert_to_tensor(x))
+    assert not _fused_attention_pays(keras.ops.cast(x, "bfloat16"))
+    w = {v.path.rsplit("/", 2)[-2] + "/" + v.path.rsplit("/", 1)[-1]: c(v).astype("float64") for v in full.weights}
+    q, k, v = (x @ w["qkv/kernel"] + w["qkv/bias"]).reshape(2, 9, 3, 4, 4).transpose(2, 0, 3, 1, 4)
+    scores = q @ k.transpose(0, 1, 3, 2) / 2.0
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    expected = (probs @ v).transpose(0, 2, 1, 3).reshape(2, 9, 16) @ w["proj/kernel"] + w["proj/bias"]
+    np.testing.assert_allclose(c(full(x)), expected, rtol=1e-4, atol=1e-4)
+    out = c(keras.ops.cast(half(x), "float32"))
+    assert np.abs(out - expected).max() < 0.05 * np.abs(expected).max()
+
+
 def test_transformer_block_query_start_gives_the_trailing_outputs_of_the_full_block():
     x = np.random.default_rng(1).normal(size=(2, 7, 8)).astype("float32")
     block = TransformerBlock(num_heads=2, mlp_dim=16)
