@@ -24,8 +24,8 @@ class AdamW(keras.optimizers.AdamW):
     >>> variable = keras.Variable(np.ones((2, 2), "float32"))
     >>> optimizer = AdamW(learning_rate=0.1, weight_decay=0.0)
     >>> optimizer.apply([keras.ops.ones((2, 2))], [variable])
-    >>> np.round(keras.ops.convert_to_numpy(variable), 4).tolist()
-    [[0.9, 0.9], [0.9, 0.9]]
+    >>> [round(float(w), 4) for w in keras.ops.convert_to_numpy(variable).ravel()]  # Adam's first step: lr
+    [0.9, 0.9, 0.9, 0.9]
 
     Reference:
         Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.

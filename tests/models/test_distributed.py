@@ -15,16 +15,18 @@ SCRIPT = textwrap.dedent("""
     import keras
     from keras_cxr.callbacks import EMATargetUpdate
     from keras_cxr.models import MAE, DualMAE
+    from keras_cxr.optimizers import AdamW, LayerDecayAdamW
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     x = np.random.default_rng(0).random((16, 32, 32, 1)).astype("float32")
     tiny = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16,
                 decoder_depth=1, decoder_num_heads=2, seed=0)
-    for cls, callbacks in ((MAE, []), (DualMAE, [EMATargetUpdate(0.9)])):
-        with strategy.scope():
+    for cls, callbacks, optimizer in ((MAE, [], lambda: AdamW(1e-3)),
+                                      (DualMAE, [EMATargetUpdate(0.9)], lambda: LayerDecayAdamW(learning_rate=1e-3))):
+        with strategy.scope():  # the recipe's optimizers, as the recipe builds them under a strategy
             model = cls(**tiny)
             model(x[:2])
-            model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+            model.compile(optimizer=optimizer())
         history = model.fit(x, batch_size=8, epochs=3, verbose=0, callbacks=callbacks).history
         assert np.isfinite(history["loss"]).all() and history["loss"][-1] < history["loss"][0], history
     print("OK", strategy.num_replicas_in_sync)
