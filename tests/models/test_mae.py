@@ -7,6 +7,7 @@ import pytest
 from keras_cxr.callbacks import EMATargetUpdate
 from keras_cxr.layers import patchify
 from keras_cxr.models import MAE, DualMAE, vit_from_mae
+from keras_cxr.optimizers import AdamW
 
 TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64, decoder_dim=16,
             decoder_depth=1, decoder_num_heads=2)
@@ -157,9 +158,16 @@ def test_mixed_precision_forward_and_training_step(policy):
         x = _images(2)
         out = model(x)
         assert keras.backend.standardize_dtype(out["reconstruction"].dtype) == policy.split("_")[1]
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3), run_eagerly=RUN_EAGERLY)
+        # The recipe's optimizer (fused on PyTorch), inside a LossScaleOptimizer for float16 as Keras would
+        # wrap it; a small initial scale so that the first step is not skipped as an overflow.
+        optimizer = AdamW(1e-3)
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=16.0)
+        model.compile(optimizer=optimizer, run_eagerly=RUN_EAGERLY)
+        before = c(model.patch_embed.weights[0]).copy()
         loss = model.train_on_batch(x)
         assert np.isfinite(loss) and model.patch_embed.weights[0].dtype == "float32"
+        assert np.abs(c(model.patch_embed.weights[0]) - before).max() > 0
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
