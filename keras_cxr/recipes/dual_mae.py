@@ -405,9 +405,15 @@ def _write_markdown(config, metrics):
               "|---" * (len(metrics["class_names"]) + 1) + "|"]
     for method, r in table.items():
         lines.append(f"| {method} | " + " | ".join(f"{r['auc_per_class'][n][0]:.3f}" for n in metrics["class_names"]) + " |")
-    for method, r in table.items():
-        if "delong_vs_dual_mae" in r:
-            lines.append(f"\nDeLong p-values, {method} vs dual_mae per class: `{json.dumps(r['delong_vs_dual_mae'])}`")
+    delong = {method: r["delong_vs_dual_mae"] for method, r in table.items() if "delong_vs_dual_mae" in r}
+    if delong:
+        tested = [n for n in metrics["class_names"] if any(n in p for p in delong.values())]
+        lines += ["", "DeLong p-values against dual_mae per class (seed-averaged probabilities; classes with ≥ 2 positives and "
+                  "negatives in the test split; * p < 0.05):", "", "| method | " + " | ".join(tested) + " |",
+                  "|---" * (len(tested) + 1) + "|"]
+        for method, p_values in delong.items():
+            cells = (f"{p_values[n]:.3f}{'*' if p_values[n] < 0.05 else ''}" if n in p_values else "—" for n in tested)
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     if "table_2" in metrics:
         lines += ["", "## Table 2: mean AUC vs masking ratio (ours / paper)", ""]
         for method, row in metrics["table_2"].items():
