@@ -1,4 +1,5 @@
-"""resolve_jit_compile: XLA on TensorFlow unless a distribution strategy is active; Keras' "auto" elsewhere."""
+"""resolve_jit_compile: XLA on TensorFlow unless a distribution strategy is active or bf16 runs on a CPU;
+Keras' "auto" elsewhere."""
 
 import keras
 import pytest
@@ -20,5 +21,10 @@ def test_auto_is_xla_on_tensorflow_and_keras_auto_elsewhere():
         assert resolve_jit_compile() is True
         with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
             assert resolve_jit_compile() == "auto"  # Keras turns XLA off under tf.distribute
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:  # bf16 on a CPU: TensorFlow's oneDNN kernels, not XLA (see the docstring's numbers)
+            assert resolve_jit_compile() is (len(tf.config.list_physical_devices("GPU")) > 0)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
     else:
         assert resolve_jit_compile() == "auto"
