@@ -71,3 +71,16 @@ def test_vindr_layout_boxes_are_scaled_to_the_model_input(tmp_path):
     images, labels, boxes, groups, _ = vgg16_sharp_unet._classify_source(config)
     assert images.shape == (6, 20, 20, 1) and labels.tolist() == [0, 1, 0, 1, 0, 1]
     assert boxes[1] == [("Pneumonia", 4.0, 2.0, 12.0, 10.0)] and boxes[0] == []  # x * 20/50, y * 20/40
+
+
+def test_quick_run_under_mixed_bfloat16_restores_the_global_policy(tmp_path):
+    import keras
+
+    config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), phantom_pretext_images=40,
+                                           phantom_classify_images=60, dtype_policy="mixed_bfloat16", **TINY)
+    metrics = vgg16_sharp_unet.run(config)
+    _check_output(tmp_path, metrics)
+    assert keras.config.dtype_policy().name == "float32"
+    model = keras.saving.load_model(tmp_path / "models/denoising.keras")
+    conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    assert conv.dtype_policy.name == "mixed_bfloat16" and conv.kernel.dtype == "float32"
