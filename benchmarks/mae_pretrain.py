@@ -7,7 +7,8 @@ is timed in its own Python process, so one framework's thread pools never slow a
 float32 and in bfloat16 (keras: the `mixed_bfloat16` policy; MONAI: `torch.autocast(dtype=torch.bfloat16)`).
 
     KERAS_BACKEND=torch python benchmarks/mae_pretrain.py
-    KERAS_BACKEND=tensorflow python benchmarks/mae_pretrain.py --batch-size 8
+    KERAS_BACKEND=tensorflow python benchmarks/mae_pretrain.py
+    KERAS_BACKEND=torch python benchmarks/mae_pretrain.py --batch-size 8 --precisions float32
 
 Prints training images/s and the ratios to MONAI float32. MONAI is an optional peer (`pip install monai`).
 The default batch is 32: the paper pretrains with 256, and at 8 the per-step costs that do not grow with
@@ -16,13 +17,18 @@ more than they do in real pretraining. Both frameworks use PyTorch's default Ada
 keras_cxr's `keras_cxr.optimizers.AdamW` (fused kernel on PyTorch), MONAI's `torch.optim.AdamW` (foreach).
 
 Measured on this project's 2-core Xeon CPU (AMX), quiet machine, 3 timed steps after 1 warm-up, each
-candidate alone (images/s, ratio to MONAI float32):
+candidate alone (images/s, ratio to MONAI float32 of the same run; two runs where a range is given, the
+machine's run-to-run spread is about 10 %):
 
-    backend     batch  MAE float32     MAE bfloat16   DualMAE f32 / bf16   MONAI float32 (bf16: fails)
-    torch         32   11.5  (1.16x)   33.2  (3.35x)   8.1 / 21.4          9.9
-    torch          8   11.8  (0.99x)   23.5  (1.97x)   7.7 / 15.1          11.9
-    tensorflow    32   11.4  (1.03x)   11.0  (0.99x)   8.5 / 7.6           11.1   (XLA, jit "auto")
-    tensorflow    32   10.3  (0.90x)   15.3  (1.35x)   7.5 / 12.0          ~11.3  (--jit-compile false)
+    backend           batch  MAE float32         MAE bfloat16        DualMAE f32 / bf16   MONAI float32
+    torch               32   11.5-12.2 (1.03-1.16x)  33.2-36.2 (3.05-3.35x)  8.1-8.7 / 21.4-23.3   9.9-11.9
+    torch                8   11.8  (0.99x)       23.5  (1.97x)       7.7 / 15.1           11.9
+    tensorflow          32   12.7  (1.15x)       16.0  (1.45x)       9.4 / 12.1           11.1
+    tensorflow (XLA)    32   11.4  (1.03x)       11.0  (0.99x)       8.5 / 7.6            11.1
+
+MONAI cannot train under bf16 autocast (an index_put dtype error), so bfloat16 rows compare with its float32.
+TensorFlow's default ("auto", `resolve_jit_compile`) is XLA for float32 and oneDNN without XLA for bf16 on a
+CPU; the last row forces XLA for both.
 """
 
 import argparse
