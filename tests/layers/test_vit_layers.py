@@ -141,7 +141,7 @@ def test_transformer_block_matches_a_numpy_timm_block():
 
 
 def test_half_precision_attention_on_cpu_is_the_explicit_form_and_matches_float32():
-    # Off a GPU, bfloat16 attention takes the written-out path (float32 softmax); it must agree with the
+    # Off a GPU, bfloat16 attention takes the written-out path (batched matmuls + softmax); it must agree with the
     # float32 fused path on the same weights to bfloat16 accuracy, and both with a float64 NumPy reference.
     x = np.random.default_rng(3).normal(size=(2, 9, 16)).astype("float32")
     full = MultiHeadSelfAttention(4)
