@@ -67,3 +67,24 @@ def test_ema_during_fit_and_guards():
     with pytest.raises(ValueError):
         EMATargetUpdate(tau=1.5)
     assert EMATargetUpdate.from_config(EMATargetUpdate(0.9).get_config()).tau == 0.9
+
+
+def test_backend_fast_update_equals_ema_update_on_a_dual_mae():
+    from keras_cxr.callbacks.ema import _fast_update
+    from keras_cxr.models import DualMAE
+
+    tiny = dict(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16,
+                decoder_depth=1, decoder_num_heads=2)
+    models = [DualMAE(seed=0, **tiny) for _ in range(2)]
+    rng = np.random.default_rng(4)
+    for model in models:
+        model.build((None, 32, 32, 1))
+    for pair in zip(*(m.weights for m in models)):  # the same random state in both models
+        if "seed_generator" not in pair[0].path:
+            value = rng.normal(size=tuple(pair[0].shape)).astype(keras.backend.standardize_dtype(pair[0].dtype))
+            for v in pair:
+                v.assign(value)
+    ema_update(models[0].online, models[0].target, 0.9)
+    _fast_update(models[1].online, models[1].target, 0.9)()
+    for a, b in zip(models[0].target.weights, models[1].target.weights):
+        np.testing.assert_allclose(c(b), c(a), rtol=1e-6, atol=1e-7)
