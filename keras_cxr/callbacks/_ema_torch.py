@@ -16,9 +16,10 @@ def supported(pairs):
 @torch.no_grad()
 def update(pairs, tau):
     """ξ ← ξ + (1 − τ)(θ − ξ) = τξ + (1 − τ)θ for trainable online variables; the others copied."""
-    trainable = [(o.value, t.value) for o, t in pairs if o.trainable and tau > 0]
-    if trainable:
-        torch._foreach_lerp_([t for _, t in trainable], [o for o, _ in trainable], 1.0 - tau)
+    averaged, copied = [], []
     for o, t in pairs:
-        if not (o.trainable and tau > 0):
-            t.value.copy_(o.value)
+        (averaged if o.trainable and tau > 0 else copied).append((o.value, t.value))
+    if averaged:
+        torch._foreach_lerp_([t for _, t in averaged], [o for o, _ in averaged], 1.0 - tau)
+    for o, t in copied:
+        t.copy_(o)

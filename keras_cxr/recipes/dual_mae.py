@@ -16,8 +16,8 @@ Paper numbers (PediCXR test set, mean AUC): ViT-S (random) 0.645, ResNet-34 (ran
 0.735, dual-MAE (X-ray) 0.752 (Table 3). Hardware: the paper pretrains on 303k images for 800 epochs
 (GPU-days). `Config.quick()` runs the whole pipeline on the phantom in minutes on a CPU. On a GPU or a CPU
 with bf16 units, `dtype_policy="mixed_bfloat16"` (`--dtype-policy mixed_bfloat16`) trains MAE faster than
-float32: on this project's 2-core AMX CPU at batch 32, 33 against 11.5 images/s on PyTorch and 15 against 11
-on TensorFlow (`benchmarks/mae_pretrain.py`); the losses and the classifier heads stay float32.
+float32: on this project's 2-core AMX CPU at batch 32, 33-36 against 11.5-12.3 images/s on PyTorch and 16.0
+against 12.7 on TensorFlow (`benchmarks/mae_pretrain.py`); the losses and the classifier heads stay float32.
 
 Choices where the paper is silent: decoder size (MAE's default 512-d, 8 blocks, 16 heads), the threshold
 for sensitivity/precision/F1 (Youden's J per class on the validation split), the test split for folders
