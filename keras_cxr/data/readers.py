@@ -275,3 +275,25 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
         if kind != "dicom" and (image.min() < 0 or image.max() > 1):
             image = _min_max(path, image)
     return np.clip(image, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def image_size_from_header(path):
+    """(height, width) of an image file read from its header only (DICOM Rows/Columns, or PIL).
+
+    Useful to map boxes given in original pixels (VinDr-PCXR) onto resized images without decoding them.
+
+    Example:
+    >>> import cv2, numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.png"); _ = cv2.imwrite(path, np.zeros((40, 50), np.uint8))
+    >>> image_size_from_header(path)
+    (40, 50)
+    """
+    if str(path).lower().endswith((".dcm", ".dicom")):
+        import pydicom
+
+        header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        return int(header.Rows), int(header.Columns)
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.height, image.width

@@ -1,0 +1,78 @@
+"""COVIDx (Wang, Lin & Wong 2020): space-separated split files `train.txt` / `val.txt` / `test.txt`."""
+
+import os
+import re
+
+import numpy as np
+
+from keras_cxr.data.index import DatasetIndex, DatasetLayoutError, list_problems, make_frame
+from keras_cxr.data.layouts._common import Layout, _entries, _require_file, _split_name
+
+
+COVIDX_CLASS_SETS = (("negative", "positive"), ("normal", "pneumonia", "COVID-19"))
+
+
+def index_covidx(root, split_file="train.txt", image_dir=None, class_names=None, missing_images="error"):
+    """COVIDx: space-separated `train.txt` / `val.txt` / `test.txt` lines `patient_id filename class source`.
+
+    Images are in the folder named after the split file (`train/`, `val/`, `test/`; `image_dir` to
+    override). Recent releases label "positive" / "negative"; older ones "normal" / "pneumonia" /
+    "COVID-19": when the classes found belong to one of these sets, its order is used. The data source is
+    kept in a `source` column.
+
+    Args:
+        root: the dataset folder.
+        split_file: the split table (file name in `root`).
+        image_dir: image folder (default: `root/<split>/`, falling back to `root`).
+        class_names: expected classes in column order; other values raise.
+        missing_images: "error" or "drop".
+
+    Raises:
+        DatasetLayoutError: missing file, malformed lines, unknown classes, missing images.
+
+    Reference:
+        Wang L., Lin Z.Q., Wong A., "COVID-Net: a tailored deep convolutional neural network design for
+        detection of COVID-19 cases from chest X-ray images", Sci. Rep. 10:19549, 2020.
+    """
+    root = os.fspath(root)
+    path = os.path.join(root, split_file)
+    _require_file(path, f"COVIDx needs {split_file} in its root")
+    with open(path) as f:
+        rows = [(i + 1, line.split()) for i, line in enumerate(f) if line.strip()]
+    short = [i for i, r in rows if len(r) < 3]
+    if short:
+        raise DatasetLayoutError(list_problems(f"lines of {path} with fewer than 3 fields (patient filename class "
+                                               "[source])", short))
+    parsed = [(r[0], r[1], r[2], "") if len(r) == 3 else (r[0], " ".join(r[1:-2]), r[-2], r[-1]) for _, r in rows]
+    found = {p[2] for p in parsed}
+    if class_names is not None:
+        names = [str(c) for c in class_names]
+    else:
+        names = next((list(s) for s in COVIDX_CLASS_SETS if found <= set(s)), sorted(found))
+    unknown = sorted(found - set(names))
+    if unknown:
+        raise DatasetLayoutError(list_problems(f"unknown classes in {path}", unknown) + f"; expected {names}.")
+    split = _split_name(re.split(r"[_.]", split_file)[0])
+    folder = os.fspath(image_dir) if image_dir is not None else os.path.join(root, split or "images")
+    if image_dir is None and not os.path.isdir(folder):
+        folder = root
+    labels = np.array([[float(p[2] == n) for n in names] for p in parsed]).reshape(len(parsed), len(names))
+    frame = make_frame([os.path.join(folder, p[1]) for p in parsed], labels, names, patient_ids=[p[0] for p in parsed],
+                       splits=[split] * len(parsed), missing_images=missing_images, source=[p[3] for p in parsed])
+    return DatasetIndex(frame, names, "multiclass")
+
+
+def detect(path):
+    """True for a folder holding train.txt, or any .txt file."""
+    if os.path.isfile(path):
+        return os.path.basename(path).endswith(".txt")
+    return "train.txt" in _entries(path)
+
+
+def _index(path):
+    if os.path.isfile(path):
+        return index_covidx(os.path.dirname(path) or ".", os.path.basename(path))
+    return index_covidx(path)
+
+
+LAYOUT = Layout("covidx", detect, _index, "a folder with train.txt (COVIDx)")
