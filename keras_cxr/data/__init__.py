@@ -7,12 +7,14 @@ from keras_cxr.data.transforms import (crop_and_resize, lung_bbox, lung_bbox_cro
 from keras_cxr.data.degradations import (BLUR_KERNEL_SIZES, NOISE_VARIANCE_FACTORS, DegradationTarget,
                                          add_gaussian_noise, degrade_batch, gaussian_blur, random_blur, random_noise)
 from keras_cxr.data.loading import load_images
-from keras_cxr.data.index import DatasetIndex, DatasetLayoutError, parse_age
+from keras_cxr.data.index import FRONTAL_VIEWS, DatasetIndex, DatasetLayoutError, parse_age
 from keras_cxr.data.layouts import (CHEXPERT_CLASSES, NIH_CXR14_CLASSES, PEDICXR_6_CLASSES, PEDICXR_RARE_FINDINGS,
                                     index_any, index_chexpert, index_covidx, index_folder, index_kermany,
                                     index_labels_csv, index_nih_cxr14, index_segmentation_pairs, index_unlabeled,
                                     index_vindr_pcxr, kermany_patient_id, read_mask, read_vindr_boxes,
                                     image_size_from_header)
+from keras_cxr.data.layouts import LAYOUTS, Layout, detect_layout, register_layout, unregister_layout
+from keras_cxr.data.sources import index_sources
 from keras_cxr.data.splits import label_fraction_subsets, patient_split, patient_split_indices
 from keras_cxr.data.augment import (MAEPretrainAugmentation, mae_pretrain_augmentation, random_resized_crop,
                                     randaugment)

@@ -10,6 +10,7 @@ import numpy as np
 BASE_COLUMNS = ("path", "patient_id", "age", "sex", "view", "split")
 TASKS = ("binary", "multiclass", "multilabel", "segmentation", "unlabeled")
 SPLITS = ("train", "val", "test", "")
+FRONTAL_VIEWS = ("PA", "AP")
 
 
 class DatasetLayoutError(ValueError):
@@ -167,6 +168,139 @@ class DatasetIndex:
             raise ValueError(f"No rows in split {name!r}; this index has splits {known}. Use patient_split() first.")
         return self.subset(self.frame["split"].to_numpy() == name)
 
+    def filter_views(self, views, keep_unknown=True):
+        """The rows whose view is one of `views`, e.g. `("PA", "AP")` for frontal images (see `frontal_only`).
+
+        A view matches on its first word, case-insensitively: "AP erect", "ap_supine" and "AP-horizontal"
+        count as "AP"; "Lateral", "LL" do not. Rows with an unknown view (an empty view column) are kept
+        unless `keep_unknown=False`: most layouts have no view column (labels.csv folders without one,
+        VinDr-PCXR, COVIDx, Kermany, plain image folders), so filtering such a source keeps all of it.
+
+        Args:
+            views: a view name or a sequence of them.
+            keep_unknown: keep rows whose view is empty.
+
+        Returns:
+            A new `DatasetIndex` (same classes and task).
+
+        Raises:
+            ValueError: when `views` is empty.
+
+        Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"path": ["/a.png", "/b.png", "/c.png", "/d.png"], "patient_id": "", "age": None,
+        ...                       "sex": "", "view": ["PA", "Lateral", "", "AP erect"], "split": ""})
+        >>> list(DatasetIndex(frame, [], "unlabeled").filter_views(("PA", "AP")).frame["view"])
+        ['PA', '', 'AP erect']
+        """
+        views = (views,) if isinstance(views, str) else tuple(views)
+        wanted = {str(v).strip().upper() for v in views} - {""}
+        if not wanted:
+            raise ValueError(f"views is empty ({views!r}); pass view names such as {FRONTAL_VIEWS}.")
+        view = self.frame["view"].fillna("").astype(str).str.strip()
+        first_word = view.str.split(r"[\s_\-]+", n=1, regex=True).str[0].str.upper()
+        keep = first_word.isin(wanted).to_numpy() | (keep_unknown & (view == "").to_numpy())
+        return self.subset(keep)
+
+    def frontal_only(self, keep_unknown=True):
+        """The rows with a frontal view (`FRONTAL_VIEWS`: PA or AP, see `filter_views`); unknown views are kept.
+
+        Paper 000 pretrains on the frontal images of ChestX-ray14 and CheXpert.
+        """
+        return self.filter_views(FRONTAL_VIEWS, keep_unknown=keep_unknown)
+
+    @classmethod
+    def concat(cls, indexes, names=None):
+        """One index holding the rows of several, e.g. ChestX-ray14 + CheXpert for pretraining (paper 000).
+
+        - Rows: those of the first index, then of the second, and so on.
+        - Classes: the union of the class columns, in order of first appearance; NaN (unknown) where a
+          source lacks a class.
+        - Task: the common task when every labelled index has the same task and classes (unlabeled indexes
+          join any of them, their rows all NaN); "unlabeled" when all are; else "multilabel" (the union of
+          different class sets is no longer one-hot).
+        - A `source` column names the index each row came from; a row that already has a source (COVIDx's
+          data source, an earlier concat) gets "name/old source".
+        - Patient ids become "name:id", so equal ids in two datasets stay different patients for
+          `patient_split`; empty ids (unknown: one patient per image) stay empty.
+        - Other columns (mask_path, ...) are kept, "" where a source lacks them; splits are kept as they are.
+
+        Args:
+            indexes: a sequence of `DatasetIndex`, or a mapping name → `DatasetIndex`.
+            names: one unique name per index (default: the mapping's keys, else the name of the folder
+                holding each index's images, made unique with "-2", "-3", ...).
+
+        Returns:
+            A new `DatasetIndex`.
+
+        Raises:
+            ValueError: for no indexes, names that are not unique or not one per index, or segmentation
+                indexes mixed with others.
+
+        Example:
+        >>> import pandas as pd
+        >>> def one(paths, pid, **labels):
+        ...     frame = pd.DataFrame({"path": paths, "patient_id": pid, "age": None, "sex": "", "view": "PA",
+        ...                           "split": "", **labels})
+        ...     return DatasetIndex(frame, list(labels), "multilabel")
+        >>> index = DatasetIndex.concat({"nih": one(["/n/1.png"], "7", Mass=[1.0]),
+        ...                              "chexpert": one(["/c/1.jpg"], "7", Edema=[0.0], Mass=[0.0])})
+        >>> index.class_names, index.labels.tolist()
+        (['Mass', 'Edema'], [[1.0, nan], [0.0, 0.0]])
+        >>> list(index.frame["source"]), list(index.frame["patient_id"])
+        (['nih', 'chexpert'], ['nih:7', 'chexpert:7'])
+        """
+        import pandas as pd
+
+        if isinstance(indexes, DatasetIndex):
+            raise TypeError("concat takes a sequence (or a name → index mapping) of DatasetIndex; received one "
+                            "DatasetIndex. Wrap it in a list.")
+        if hasattr(indexes, "keys"):
+            if names is not None:
+                raise ValueError("Pass names either as the mapping's keys or as names=, not both.")
+            names, indexes = [str(k) for k in indexes.keys()], list(indexes.values())
+        indexes = list(indexes)
+        if not indexes:
+            raise ValueError("concat needs at least one DatasetIndex; received none.")
+        wrong = [type(i).__name__ for i in indexes if not isinstance(i, DatasetIndex)]
+        if wrong:
+            raise TypeError(f"concat takes DatasetIndex objects; received {wrong}.")
+        if names is None:
+            names = _unique([_folder_name(index, i) for i, index in enumerate(indexes)])
+        names = [str(n) for n in names]
+        if len(names) != len(indexes) or len(set(names)) != len(names) or not all(names):
+            raise ValueError(f"names must be {len(indexes)} unique non-empty strings, one per index; received {names}.")
+        tasks = [index.task for index in indexes]
+        if "segmentation" in tasks and set(tasks) != {"segmentation"}:
+            raise ValueError(f"Segmentation indexes can only be concatenated with segmentation indexes; received "
+                             f"tasks {dict(zip(names, tasks))}.")
+        class_names = list(dict.fromkeys(c for index in indexes for c in index.class_names))
+        labelled = [index for index in indexes if index.task != "unlabeled"]
+        if not labelled:
+            task = "unlabeled"
+        elif len({i.task for i in labelled}) == 1 and all(i.class_names == labelled[0].class_names for i in labelled):
+            task = labelled[0].task
+        else:
+            task = "multilabel"
+        frames = []
+        for name, index in zip(names, indexes):
+            frame = index.frame.copy()
+            for c in class_names:
+                if c not in frame.columns:
+                    frame[c] = np.nan
+            patient = frame["patient_id"].fillna("").astype(str)
+            frame["patient_id"] = np.where(patient.str.strip() == "", "", name + ":" + patient)
+            old = frame["source"].fillna("").astype(str) if "source" in frame.columns else pd.Series("", frame.index)
+            frame["source"] = np.where(old.str.strip() == "", name, name + "/" + old)
+            frames.append(frame)
+        frame = pd.concat(frames, ignore_index=True, sort=False)
+        for column in frame.columns:
+            if column not in class_names and column != "age" and frame[column].dtype == object:
+                frame[column] = frame[column].fillna("")
+        order = [*BASE_COLUMNS, *class_names]
+        frame = frame[order + [c for c in frame.columns if c not in order]]
+        return cls(frame, class_names, task)
+
     def to_csv(self, path):
         """Writes the table as CSV with a `<path>.json` sidecar holding the class names and the task."""
         path = os.fspath(path)
@@ -214,6 +348,31 @@ class DatasetIndex:
             sums = table[class_names].sum(axis=1, skipna=True).to_numpy()
             task = "multiclass" if np.all(sums == 1) else "multilabel"
         return cls(table, class_names, task)
+
+
+def _folder_name(index, position):
+    """The name of the folder holding all of an index's images ("source<position>" when it has none)."""
+    if not len(index):
+        return f"source{position}"
+    paths = index.frame["path"].astype(str)
+    try:
+        common = os.path.commonpath([os.path.dirname(paths.min()), os.path.dirname(paths.max())])
+    except ValueError:  # relative and absolute paths mixed
+        common = ""
+    return os.path.basename(common) or f"source{position}"
+
+
+def _unique(names):
+    """names with repeats suffixed "-2", "-3", ... (["a", "a", "b"] → ["a", "a-2", "b"])."""
+    seen, out = {}, []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        candidate = name if seen[name] == 1 else f"{name}-{seen[name]}"
+        while candidate in out:
+            seen[name] += 1
+            candidate = f"{name}-{seen[name]}"
+        out.append(candidate)
+    return out
 
 
 def make_frame(paths, labels=None, class_names=(), patient_ids=None, ages=None, sexes=None, views=None, splits=None,
