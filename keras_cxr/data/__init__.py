@@ -1,5 +1,6 @@
 """keras_cxr.data."""
 from keras_cxr.data.readers import ImageReadError, read_image
+from keras_cxr.data.boxes import Box, as_box, box_coordinates, crop_boxes, resize_boxes
 from keras_cxr.data.phantom import (DEFAULT_PREVALENCE, FINDINGS, PhantomDataset, make_phantom_dataset,
                                     normal_cardiothoracic_ratio)
 from keras_cxr.data.transforms import (crop_and_resize, lung_bbox, lung_bbox_crop, normalize_imagenet, resize,

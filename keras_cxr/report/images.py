@@ -60,8 +60,10 @@ def plot_activation_maps(images, maps, boxes=None, gt_boxes=None, titles=None, t
     Args:
         images: (N, H, W[, 1]) images in [0, 1].
         maps: (N, H, W) maps in [0, 1].
-        boxes: optional per-image list of (x_min, y_min, x_max, y_max) predicted boxes.
-        gt_boxes: optional per-image list of ground-truth boxes, same format.
+        boxes: optional per-image list of predicted boxes: `keras_cxr.data.Box`, `(label, x_min, y_min,
+            x_max, y_max)` or `(x_min, y_min, x_max, y_max)` (see `keras_cxr.data.as_box`); None entries
+            (a map with nothing above the threshold) are skipped.
+        gt_boxes: optional per-image list of ground-truth boxes, same forms (e.g. the phantom's boxes).
         titles: optional per-image titles.
         title: figure title.
         path: optional PNG path.
@@ -75,6 +77,8 @@ def plot_activation_maps(images, maps, boxes=None, gt_boxes=None, titles=None, t
     >>> len(fig.axes[0].patches)
     1
     """
+    from keras_cxr.data.boxes import as_box  # here, so importing the report does not import the data package
+
     if len(images) != len(maps):
         raise ValueError(f"{len(images)} images but {len(maps)} maps.")
     n = len(images)
@@ -85,8 +89,11 @@ def plot_activation_maps(images, maps, boxes=None, gt_boxes=None, titles=None, t
         ax.imshow(np.asarray(maps[i]), cmap="jet", alpha=0.4, vmin=0, vmax=1)
         for group, color in ((boxes, "yellow"), (gt_boxes, "lime")):
             for box in (group[i] if group is not None else []) or []:
-                x0, y0, x1, y1 = [float(v) for v in box[-4:]]
-                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color=color, lw=1.5))
+                if box is None:
+                    continue
+                box = as_box(box)  # imshow centres pixel c at c, so the continuous edge c is drawn at c - 0.5
+                ax.add_patch(Rectangle((float(box.x_min) - 0.5, float(box.y_min) - 0.5), float(box.width),
+                                       float(box.height), fill=False, color=color, lw=1.5))
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_cxr.data import Box
 from keras_cxr.explain import boxes_from_maps, score_cam
 from keras_cxr.models import encoder_classifier, vgg16_sharp_unet
 
@@ -36,11 +37,11 @@ def test_map_concentrates_where_the_class_score_looks():
     assert maps.shape == (1, 16, 16) and maps.dtype == np.float32
     assert maps.min() >= 0.0 and maps.max() == pytest.approx(1.0)
     assert maps[0, :, :8].sum() > 0.99 * maps[0].sum()
-    assert boxes_from_maps(maps) == [(2, 4, 7, 12)]
+    assert boxes_from_maps(maps) == [Box(None, 2, 4, 7, 12)]
     # class 0 is supported by masks that hide the left blob: the map moves to the right blob
     right = score_cam(model, image, class_index=0)
     assert right[0, :, 8:].sum() > 0.99 * right[0].sum()
-    assert boxes_from_maps(right) == [(10, 4, 15, 12)]
+    assert boxes_from_maps(right) == [Box(None, 10, 4, 15, 12)]
 
 
 def _reference_score_cam(model, layer_name, image, target):

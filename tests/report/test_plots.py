@@ -61,6 +61,20 @@ def test_image_grid_and_activation_maps(tmp_path):
     assert len(fig.axes[0].patches) == 2
 
 
+def test_activation_map_boxes_cover_their_pixels():
+    from keras_cxr.data import Box
+    from keras_cxr.explain import boxes_from_maps
+
+    heat = np.zeros((1, 8, 8))
+    heat[0, 2:5, 3:7] = 1.0  # rows 2..4, columns 3..6
+    fig = report.plot_activation_maps(np.zeros((1, 8, 8)), heat, boxes=[boxes_from_maps(heat) + [None]],
+                                      gt_boxes=[[Box("nodule", 3, 2, 7, 5), ("mass", 3, 2, 7, 5)]])
+    patches = fig.axes[0].patches
+    assert len(patches) == 3  # None (nothing above the threshold) is skipped
+    for patch in patches:  # imshow centres pixel c at c: the box's edges are the pixels' outer edges
+        assert (patch.get_x(), patch.get_y(), patch.get_width(), patch.get_height()) == (2.5, 1.5, 4.0, 3.0)
+
+
 def test_training_curves():
     fig = report.plot_training_curves({"loss": [1, 0.5], "val_loss": [1.2, 0.8], "mse": [0.1, 0.05]})
     assert len(fig.axes) == 2

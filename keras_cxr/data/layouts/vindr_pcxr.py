@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr.data.boxes import Box
 from keras_cxr.data.index import DatasetIndex, DatasetLayoutError, make_frame
 from keras_cxr.data.layouts._common import Layout, _entries, _require_columns, _require_file, _stem
 
@@ -121,10 +122,11 @@ def index_vindr_pcxr(root, split="train", six_class=True, missing_images="error"
 
 
 def read_vindr_boxes(root, split="test"):
-    """VinDr-PCXR / PediCXR box annotations `annotations_{split}.csv` → {image_id: [(finding, x0, y0, x1, y1)]}.
+    """VinDr-PCXR / PediCXR box annotations `annotations_{split}.csv` → {image_id: [Box(finding, x0, y0, x1, y1)]}.
 
     Columns image_id, class_name, x_min, y_min, x_max, y_max (original pixel coordinates; rows without a
-    box, e.g. "No finding", are skipped). Returns {} when the file is absent.
+    box, e.g. "No finding", are skipped). Returns {} when the file is absent. A `Box` is the
+    `(finding, x_min, y_min, x_max, y_max)` tuple with names; `resize_boxes` maps it onto a resized image.
 
     Example:
     >>> read_vindr_boxes("/nonexistent")
@@ -141,7 +143,7 @@ def read_vindr_boxes(root, split="test"):
     boxes = {}
     for row in table.itertuples(index=False):
         boxes.setdefault(str(row.image_id), []).append(
-            (str(row.class_name), float(row.x_min), float(row.y_min), float(row.x_max), float(row.y_max)))
+            Box(str(row.class_name), float(row.x_min), float(row.y_min), float(row.x_max), float(row.y_max)))
     return boxes
 
 
