@@ -9,3 +9,4 @@ from keras_cxr.layers.random_patch_masking import RandomPatchMasking
 from keras_cxr.layers.transformer_block import MultiHeadSelfAttention, TransformerBlock
 from keras_cxr.layers.rand_augment import RandAugment
 from keras_cxr.layers.random_resized_crop import RandomResizedCrop
+from keras_cxr.layers.grayscale_to_rgb import GrayscaleToRGB

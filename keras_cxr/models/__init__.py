@@ -1,9 +1,17 @@
-"""keras_cxr.models."""
-from keras_cxr.models.classifier import deepest_conv_layer_name
-from keras_cxr.models.classifier import encoder_classifier
-from keras_cxr.models.classifier import vgg16_imagenet_classifier
+"""keras_cxr.models: every builder follows one contract (`contract`) and is reachable by name (`registry`).
+
+>>> from keras_cxr.models import list_models
+>>> "vit_small" in list_models() and "resnet34" in list_models()
+True
+"""
+from keras_cxr.models.registry import create_model, list_models, model_entry, register_model, unregister_model
+from keras_cxr.models.contract import HEAD_ACTIVATIONS, classification_head, validate_input_shape
+from keras_cxr.models.weights import copy_weights, load_weights
+from keras_cxr.models.features import FEATURE_LEVELS, feature_extractor, feature_levels, register_feature_levels
+from keras_cxr.models.vit import PRESETS, TokenPooling, ViT, vit, vit_base, vit_small, vit_tiny
+from keras_cxr.models.vgg import vgg16, vgg16_features
 from keras_cxr.models.sharp_unet import vgg16_sharp_unet
-from keras_cxr.models.mae import MAE, DualMAE, vit_from_mae
-from keras_cxr.models.vit import ViT, TokenPooling, vit, vit_base, vit_small, vit_tiny
+from keras_cxr.models.classifier import deepest_conv_layer_name, encoder_classifier, vgg16_imagenet_classifier
+from keras_cxr.models.mae import MAE, DualMAE, dual_mae_vit_small, mae_vit_small
 from keras_cxr.models.resnet import load_torchvision_weights, resnet34
 from keras_cxr.models.jit import resolve_jit_compile

@@ -50,7 +50,7 @@ class LayerDecayAdamW(AdamW):
         num_layers: transformer blocks of the model (12 for ViT-S); None → inferred when the optimizer is
             built, as 1 + the largest block index among its variables.
         layer_id_fn: callable(variable_path, num_layers) → layer id; default `vit_layer_id` (layer names
-            of `keras_cxr.models.vit` / `vit_from_mae`). Saved by registered name when it is registered
+            of `keras_cxr.models.vit` and of an MAE's `encoder`). Saved by registered name when it is registered
             with `keras.saving.register_keras_serializable`.
         skip_weight_decay_1d: no weight decay on 1-D variables and on tokens / positions (MAE).
         **kwargs: `keras.optimizers.AdamW` arguments (learning_rate or a schedule, weight_decay, beta_1,

@@ -36,6 +36,10 @@ PAPER_TABLE_2 = {"mae": {0.65: 0.698, 0.70: 0.681, 0.75: 0.733, 0.80: 0.731, 0.8
                  "dual_mae": {0.65: 0.699, 0.70: 0.747, 0.75: 0.752, 0.80: 0.741, 0.85: 0.746, 0.90: 0.740, 0.95: 0.697}}
 PAPER_TABLE_5 = {0.01: 0.573, 0.10: 0.620, 0.50: 0.733, 1.00: 0.752}
 METHODS = ("vit_scratch", "resnet34_scratch", "mae", "dual_mae")
+# Registered models (keras_cxr.models.list_models()) of each method: pretraining, then fine-tuning (§IV.B).
+PRETRAINING_MODELS = {"mae": "mae_vit_small", "dual_mae": "dual_mae_vit_small"}
+FINETUNE_MODELS = {"vit_scratch": "vit_small", "resnet34_scratch": "resnet34", "mae": "vit_small",
+                   "dual_mae": "vit_small"}
 
 
 @dataclasses.dataclass
@@ -147,11 +151,10 @@ def load_data(config):
 
 
 # ------------------------------------------------------------------------------------------- models
-def _mae_kwargs(config, mask_ratio):
-    return dict(image_size=config.image_size, patch_size=config.patch_size, channels=1, embed_dim=config.embed_dim,
-                depth=config.depth, num_heads=config.num_heads, mlp_dim=config.mlp_dim,
-                decoder_dim=config.decoder_dim, decoder_depth=config.decoder_depth,
-                decoder_num_heads=config.decoder_num_heads, mask_ratio=mask_ratio)
+def _vit_kwargs(config):
+    """The ViT-S/16 preset's size as the Config states it (quick presets shrink it)."""
+    return dict(patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
+                num_heads=config.num_heads, mlp_dim=config.mlp_dim)
 
 
 def _adamw(config, lr, steps_per_epoch, epochs, warmup_epochs, layer_decay=None):
@@ -177,16 +180,18 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
 
     from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
     from keras_cxr.data import MAEPretrainAugmentation, make_dataset
-    from keras_cxr.models import MAE, DualMAE, resolve_jit_compile
+    from keras_cxr.models import create_model, resolve_jit_compile
 
     tag = f"{method}_mask{int(round(mask_ratio * 100))}"
     path = os.path.join(config.output_dir, "models", f"{tag}.keras")
     if os.path.exists(path):
         return keras.saving.load_model(path), None
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    kwargs = _mae_kwargs(config, mask_ratio)
-    model = DualMAE(lambdas=config.lambdas, seed=config.seed, **kwargs) if method == "dual_mae" else \
-        MAE(seed=config.seed, **kwargs)
+    extra = {"lambdas": config.lambdas} if method == "dual_mae" else {}
+    model = create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
+                         seed=config.seed, mask_ratio=mask_ratio, decoder_dim=config.decoder_dim,
+                         decoder_depth=config.decoder_depth, decoder_num_heads=config.decoder_num_heads,
+                         **_vit_kwargs(config), **extra)
     dataset = make_dataset(data["pretrain"], image_size=config.image_size, batch_size=config.pretrain_batch_size,
                            augment=MAEPretrainAugmentation(config.image_size, config.resize_to, config.crop_scale),
                            normalize="imagenet", target=None, seed=config.seed, drop_remainder=True)
@@ -207,16 +212,20 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
 
 
 def build_classifier(config, method, pretrained, num_classes):
-    """Fine-tuning model: the pretrained (online) encoder + linear sigmoid head, or a baseline from scratch."""
-    from keras_cxr.models import resnet34, vit, vit_from_mae
+    """Fine-tuning model (§III.B, §IV.B): `FINETUNE_MODELS[method]` with a linear sigmoid head on the class
+    token (or ResNet-34's pooled features), initialized from the pretrained (online) encoder when there is one."""
+    import keras
 
-    if method == "resnet34_scratch":
-        return resnet34((config.image_size, config.image_size, 1), num_classes, head_activation="sigmoid")
-    if method == "vit_scratch":
-        return vit(config.image_size, config.patch_size, 1, config.embed_dim, config.depth, config.num_heads,
-                   config.mlp_dim, num_classes, "sigmoid", config.drop_path_rate)
-    source = pretrained.online if method == "dual_mae" else pretrained
-    return vit_from_mae(source, num_classes, "sigmoid", config.drop_path_rate)
+    from keras_cxr.models import create_model
+
+    name = FINETUNE_MODELS[method]
+    shape = (config.image_size, config.image_size, 1)
+    if name == "resnet34":
+        return create_model(name, input_shape=shape, num_classes=num_classes, head_activation="sigmoid")
+    options = dict(_vit_kwargs(config), drop_path_rate=config.drop_path_rate)
+    if pretrained is not None:  # MAE's fine-tuning head init; weights copied from the (online) encoder
+        options.update(weights=pretrained, head_initializer=keras.initializers.TruncatedNormal(stddev=2e-5))
+    return create_model(name, input_shape=shape, num_classes=num_classes, head_activation="sigmoid", **options)
 
 
 def finetune(config, data, method, pretrained, seed, fraction=1.0):

@@ -232,7 +232,7 @@ def crop_lungs(config, pretext_images, pretext_masks, images, boxes, masks):
     import keras
 
     from keras_cxr.data import lung_bbox, crop_and_resize
-    from keras_cxr.models import vgg16_sharp_unet
+    from keras_cxr.models import create_model
 
     size = config.image_size
     if config.segmentation_model:
@@ -251,7 +251,8 @@ def crop_lungs(config, pretext_images, pretext_masks, images, boxes, masks):
         else:
             raise ValueError("lung_crop=True needs segmentation_model, segmentation_dir, or the phantom's masks; "
                              "pass --segmentation-dir (images/ + masks/) or --segmentation-model.")
-        segmenter = vgg16_sharp_unet((size, size, 1), width_multiplier=config.width_multiplier, name="lung_segmenter")
+        segmenter = create_model("vgg16_sharp_unet", input_shape=(size, size, 1),
+                                 width_multiplier=config.width_multiplier, name="lung_segmenter")
         segmenter.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate),
                           loss=keras.losses.Dice(), metrics=["binary_accuracy"])
         segmenter.fit(seg_x, seg_y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
@@ -303,9 +304,10 @@ def build_pretext_model(config):
 
     from keras_cxr.losses import SSIMLoss
     from keras_cxr.metrics import PSNR, SSIM
-    from keras_cxr.models import resolve_jit_compile, vgg16_sharp_unet
+    from keras_cxr.models import create_model, resolve_jit_compile
 
-    model = vgg16_sharp_unet((config.image_size, config.image_size, 1), width_multiplier=config.width_multiplier)
+    model = create_model("vgg16_sharp_unet", input_shape=(config.image_size, config.image_size, 1),
+                         width_multiplier=config.width_multiplier)
     model.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate), loss=SSIMLoss(),
                   metrics=["mse", "mae", PSNR(), SSIM()], jit_compile=resolve_jit_compile(config.jit_compile))
     return model

@@ -8,7 +8,7 @@ from keras_cxr.models import ViT, vit, vit_base, vit_small, vit_tiny
 from keras_cxr.models.vit import PRESETS
 from keras_cxr.testing import assert_keras_round_trip
 
-TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64)
+TINY = dict(input_shape=(32, 32, 1), patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64)
 
 
 def timm_vit_params(width, depth, mlp, channels=3, patch=16, image=224):
@@ -22,7 +22,7 @@ def timm_vit_params(width, depth, mlp, channels=3, patch=16, image=224):
 
 
 def test_vit_small_parameter_count_equals_timm():
-    model = vit_small(num_classes=0, channels=3)
+    model = vit_small((224, 224, 3), num_classes=0)
     timm = timm_vit_params(384, 12, 1536)
     assert timm == 21_665_664  # timm.create_model("vit_small_patch16_224", num_classes=0)
     # Ours keeps MAE's fixed sin-cos positions: a non-trainable (196, 384) table; the class token's
@@ -37,7 +37,7 @@ def test_vit_small_parameter_count_equals_timm():
 
 def test_presets_and_head():
     assert PRESETS == {"tiny": (192, 12, 3, 768), "small": (384, 12, 6, 1536), "base": (768, 12, 12, 3072)}
-    tiny = vit_tiny(image_size=32, channels=3)
+    tiny = vit_tiny((32, 32, 3))
     assert tiny.count_params() == timm_vit_params(192, 12, 768, image=32) - 192
     assert vit_base.__name__ == "vit_base" and ViT is vit
     x = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")

@@ -8,7 +8,7 @@ from keras_cxr.models import vit, vit_tiny
 from keras_cxr.optimizers import LayerDecayAdamW, vit_layer_id
 
 c = keras.ops.convert_to_numpy
-TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64)
+TINY = dict(input_shape=(32, 32, 1), patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64)
 
 
 def test_layer_decay_table_for_vit_tiny():

@@ -77,6 +77,6 @@ def test_mixed_bfloat16_run_trains_in_bf16_and_restores_the_global_policy(tmp_pa
     assert keras.config.dtype_policy().name == "float32"  # the caller's policy is back
     assert 0.0 <= metrics["table_3_4"]["mae"]["mean_auc"][0] <= 1.0
     model = keras.saving.load_model(tmp_path / "models/mae_mask85.keras")
-    assert model.dtype_policy.name == "mixed_bfloat16" and model.patch_embed.weights[0].dtype == "float32"
+    assert model.dtype_policy.name == "mixed_bfloat16" and model.encoder.get_layer("patch_embed").weights[0].dtype == "float32"
     with pytest.raises(ValueError, match="dtype_policy"):
         dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), dtype_policy="bfloat16", **TINY))

@@ -1,2 +1,2 @@
-from keras_cxr.models.mae.dual_mae import DualMAE, copy_online_to_target
-from keras_cxr.models.mae.mae import MAE, masked_mse, vit_from_mae
+from keras_cxr.models.mae.dual_mae import DualMAE, copy_online_to_target, dual_mae_vit_small
+from keras_cxr.models.mae.mae import MAE, mae_vit_small, masked_mse

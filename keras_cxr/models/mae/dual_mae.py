@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_cxr.callbacks.ema import ema_update
-from keras_cxr.models.mae.mae import MAE, masked_mse
+from keras_cxr.models.mae.mae import MAE, _mae_preset, masked_mse
 
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
@@ -35,6 +35,8 @@ class DualMAE(keras.Model):
 
     Both networks start from identical weights (copied when the model is built, as BYOL / Eq. 2 imply);
     their masking layers are seeded differently (`seed` and `seed + 1`), so the masks are independent.
+    The pretrained encoder is `model.online.encoder` (a `keras_cxr.models.vit` backbone);
+    `create_model("vit_small", weights=dual_mae)` and `build_classifier` take it.
 
     Args:
         lambdas: (λ1, λ2, λ3).
@@ -110,10 +112,6 @@ class DualMAE(keras.Model):
             tracker.update_state(value)
         return sum(weight * term for weight, term in zip(self.lambdas, terms))
 
-    def build_encoder(self):
-        """The online encoder as a functional ViT sharing its weights (see `MAE.build_encoder`)."""
-        return self.online.build_encoder()
-
     def build_classifier(self, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token",
                          head_initializer=None):
         """A new ViT initialized from the online encoder (paper 000 §III.B fine-tunes the online one)."""
@@ -121,6 +119,9 @@ class DualMAE(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "lambdas": list(self.lambdas), "seed": self.seed, **self.mae_kwargs}
+
+
+dual_mae_vit_small = _mae_preset("small", DualMAE, "dual_mae")
 
 
 def copy_online_to_target(online, target, tau):

@@ -4,10 +4,12 @@ import keras
 from keras import ops
 
 from keras_cxr.layers.mae_decoder import MAEDecoder
-from keras_cxr.layers.patch_embedding import ClassToken, PatchEmbedding, patchify, unpatchify
-from keras_cxr.layers.position_embedding import SinCosPositionEmbedding
+from keras_cxr.layers.patch_embedding import patchify, unpatchify
 from keras_cxr.layers.random_patch_masking import RandomPatchMasking
-from keras_cxr.layers.transformer_block import TransformerBlock
+from keras_cxr.models.contract import validate_head, validate_input_shape
+from keras_cxr.models.registry import register_model
+from keras_cxr.models.vit.vit import PRESETS, vit
+from keras_cxr.models.weights import load_weights
 
 
 def masked_mse(target, prediction, mask):
@@ -24,8 +26,12 @@ def masked_mse(target, prediction, mask):
 class MAE(keras.Model):
     """Masked autoencoder: a ViT encoder on the visible patches, a small decoder reconstructing all patches.
 
-    MAE's `MaskedAutoencoderViT` (He et al. 2022): patch embedding + fixed sin-cos positions, per-sample
-    random masking (`mask_ratio`), class token, pre-norm blocks, then the decoder (`MAEDecoder`: learned
+    MAE's `MaskedAutoencoderViT` (He et al. 2022). `model.encoder` IS a `keras_cxr.models.vit` backbone
+    (a functional model, no head): the MAE calls its layers in order — patch embedding + fixed sin-cos
+    positions, then per-sample random masking (`mask_ratio`, the MAE's own layer), then class token,
+    pre-norm blocks and norm — so what pretraining trains is the ViT a classifier or UNETR takes
+    (`create_model("vit_small", weights=mae)` copies it; `feature_extractor(mae.encoder, ...)` taps its
+    blocks). Then the decoder (`MAEDecoder`: learned
     mask token, its own fixed positions, `decoder_depth` blocks, a per-patch pixel prediction). The loss
     (`compute_loss`, overridden; `train_step` is Keras') is the pixel MSE averaged over the masked patches
     only, computed in float32 (so mixed precision is safe). `norm_pix_loss` (per-patch normalized
@@ -41,9 +47,8 @@ class MAE(keras.Model):
     16 heads (MAE's), mask ratio 0.75, 224 × 224 × 1 input; Xavier-uniform Dense layers.
 
     Call returns {"reconstruction": (B, N, p²·C) patches, "mask": (B, N), 1 = masked}; `reconstruct(x)`
-    gives (reconstruction, masked input) images for figures. For fine-tuning: `build_encoder()` (a functional
-    ViT sharing these weights), `build_classifier(num_classes, ...)` or `keras_cxr.models.vit_from_mae`
-    (a new ViT with copied weights, layer names as `keras_cxr.models.vit`).
+    gives (reconstruction, masked input) images for figures. For fine-tuning: `encoder` (the ViT itself,
+    sharing these weights) or `build_classifier(num_classes, ...)` (a new ViT initialized from it).
 
     Example:
     >>> import numpy as np
@@ -52,7 +57,7 @@ class MAE(keras.Model):
     >>> out = mae(np.zeros((2, 32, 32, 1), "float32"))
     >>> tuple(out["reconstruction"].shape), tuple(out["mask"].shape)
     ((2, 16, 64), (2, 16))
-    >>> mae.build_encoder().output_shape
+    >>> mae.encoder.output_shape
     (None, 32)
 
     Reference:
@@ -70,12 +75,10 @@ class MAE(keras.Model):
         self.decoder_dim, self.decoder_depth, self.decoder_num_heads = int(decoder_dim), int(decoder_depth), int(decoder_num_heads)
         self.mask_ratio, self.norm_pix_loss, self.seed = float(mask_ratio), bool(norm_pix_loss), seed
         self.decode_visible = bool(decode_visible)
-        self.patch_embed = PatchEmbedding(self.patch_size, self.embed_dim, name="patch_embed")
-        self.position = SinCosPositionEmbedding(class_token=False, name="position")
+        self.encoder = vit((self.image_size, self.image_size, self.channels), name="encoder",
+                           patch_size=self.patch_size, embed_dim=self.embed_dim, depth=self.depth,
+                           num_heads=self.num_heads, mlp_dim=self.mlp_dim)
         self.masking = RandomPatchMasking(self.mask_ratio, seed=seed, name="masking")
-        self.cls_token = ClassToken(name="cls_token")
-        self.blocks = [TransformerBlock(self.num_heads, self.mlp_dim, name=f"block_{i}") for i in range(self.depth)]
-        self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
         self.decoder = MAEDecoder(self.patch_size**2 * self.channels, self.decoder_dim, self.decoder_depth,
                                   self.decoder_num_heads, name="decoder")
         self.num_patches = (self.image_size // self.patch_size) ** 2
@@ -83,14 +86,16 @@ class MAE(keras.Model):
     def encode(self, images, training=None, noise=None):
         """Visible-patch latents (B, 1 + K, D), the mask (B, N) and the restore indices (B, N).
 
-        MAE's forward_encoder: patch embedding + positions, random masking, class token, blocks, norm.
+        MAE's forward_encoder: the encoder's patch embedding + positions, random masking, then the
+        encoder's class token, blocks and norm.
         """
-        tokens = self.position(self.patch_embed(images))
+        layer = self.encoder.get_layer
+        tokens = layer("position")(layer("patch_embed")(images))
         visible, mask, restore = self.masking(tokens, noise=noise)
-        x = self.cls_token(visible)
-        for block in self.blocks:
-            x = block(x, training=training)
-        return self.norm(x), mask, restore
+        x = layer("cls_token")(visible)
+        for i in range(self.depth):
+            x = layer(f"block_{i}")(x, training=training)
+        return layer("norm")(x), mask, restore
 
     def call(self, images, training=None, noise=None):
         """{"reconstruction": (B, N, p²·C) predicted patches, "mask": (B, N), 1 = masked}.
@@ -141,27 +146,21 @@ class MAE(keras.Model):
         shape = (self.patch_size, self.image_size, self.channels)
         return unpatchify(prediction, *shape), unpatchify(patches * (1 - mask), *shape)
 
-    def build_encoder(self):
-        """The encoder as a standalone functional ViT, (B, S, S, C) → (B, D) class-token features.
-
-        It is built from this model's own layers (no masking), so it shares their weights: training it
-        trains the MAE. For fine-tuning use `build_classifier`, which copies the weights into a new model.
-        A method, not a property: `.keras` saving walks every attribute, and a property returning a new
-        model over shared layers would make the saved weight paths depend on the walk's order.
-        """
-        from keras_cxr.models.vit.vit import TokenPooling
-
-        self._ensure_built()
-        inputs = keras.Input((self.image_size, self.image_size, self.channels), name="image")
-        x = self.cls_token(self.position(self.patch_embed(inputs)))
-        for block in self.blocks:
-            x = block(x)
-        return keras.Model(inputs, TokenPooling("token", name="pool")(self.norm(x)), name=f"{self.name}_encoder")
-
     def build_classifier(self, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token",
                          head_initializer=None):
-        """A new ViT classifier initialized with this encoder's weights: `vit_from_mae(self, ...)`."""
-        return vit_from_mae(self, num_classes, head_activation, drop_path_rate, pooling, head_initializer)
+        """A new ViT (`keras_cxr.models.vit`, same size) initialized with this encoder's weights.
+
+        Args:
+            num_classes, head_activation, drop_path_rate, pooling: as `vit` (paper 000 fine-tuning: 6,
+                "sigmoid", 0.2, "token").
+            head_initializer: None → TruncatedNormal(stddev=2e-5), MAE's fine-tuning head init.
+        """
+        if head_initializer is None:
+            head_initializer = keras.initializers.TruncatedNormal(stddev=2e-5)
+        return vit((self.image_size, self.image_size, self.channels), num_classes, head_activation, self.encoder,
+                   name="vit", patch_size=self.patch_size, embed_dim=self.embed_dim, depth=self.depth,
+                   num_heads=self.num_heads, mlp_dim=self.mlp_dim, drop_path_rate=drop_path_rate, pooling=pooling,
+                   head_initializer=head_initializer)
 
     def _ensure_built(self):
         if not self.built:
@@ -176,32 +175,35 @@ class MAE(keras.Model):
                 "decode_visible": self.decode_visible}
 
 
-def vit_from_mae(mae, num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token",
-                 head_initializer=None):
-    """A ViT classifier (`keras_cxr.models.vit`) whose encoder weights are copied from a (pre)trained `MAE`
-    (for a `DualMAE`, its online network, as in paper 000 §III.B).
+def _mae_preset(size, model_class, prefix):
+    width, depth, heads, mlp = PRESETS[size]
+    builder_name = f"{prefix}_vit_{size}"
 
-    Args:
-        num_classes, head_activation, drop_path_rate, pooling: as `keras_cxr.models.vit` (paper 000
-            fine-tuning: 6, "sigmoid", 0.2, "token").
-        head_initializer: None → TruncatedNormal(stddev=2e-5), MAE's fine-tuning head init.
+    def builder(input_shape=(224, 224, 1), num_classes=0, head_activation=None, weights=None, name=builder_name,
+                **kwargs):
+        height, width_, channels = validate_input_shape(input_shape, builder_name)
+        if height != width_:
+            raise ValueError(f"{builder_name} takes square images; received input_shape {input_shape}.")
+        if validate_head(num_classes, head_activation, builder_name)[0]:
+            raise ValueError(f"{builder_name} is a pretraining model without a head; received num_classes="
+                             f"{num_classes}. Fine-tune with model.build_classifier(num_classes) or "
+                             f"create_model('vit_{size}', num_classes=..., weights=model).")
+        arguments = dict(patch_size=16, embed_dim=width, depth=depth, num_heads=heads, mlp_dim=mlp)
+        arguments.update(kwargs)
+        model = model_class(image_size=height, channels=channels, name=name, **arguments)
+        if weights is not None:
+            model(ops.zeros((1, height, height, channels)))
+        return load_weights(model, weights, builder=builder_name)
 
-    Example:
-    >>> mae = MAE(image_size=32, patch_size=8, embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16,
-    ...           decoder_depth=1, decoder_num_heads=2)
-    >>> vit_from_mae(mae, num_classes=6, head_activation="sigmoid").output_shape
-    (None, 6)
+    builder.__name__ = builder.__qualname__ = builder_name
+    builder.__doc__ = f"""`{model_class.__name__}` with a ViT-{size[0].upper()}/16 encoder ({width} wide, {depth} blocks, {heads} heads).
+
+    The builder contract (`input_shape` square, `num_classes` must be 0: no head, `weights`, `name`); other
+    arguments go to `{model_class.__name__}` (decoder size, `mask_ratio`, `seed`, ...; `patch_size`,
+    `embed_dim`, ... depart from the preset).
     """
-    from keras_cxr.models.vit.vit import vit
+    return register_model(builder, test_overrides={"input_shape": (32, 32, 1)},
+                          test_note="32 × 32 input (4 patches); encoder and decoder at full size")
 
-    mae = getattr(mae, "online", mae)
-    mae._ensure_built()
-    if head_initializer is None:
-        head_initializer = keras.initializers.TruncatedNormal(stddev=2e-5)
-    model = vit(mae.image_size, mae.patch_size, mae.channels, mae.embed_dim, mae.depth, mae.num_heads, mae.mlp_dim,
-                num_classes, head_activation, drop_path_rate, pooling, head_initializer, name="vit_from_mae")
-    sources = {"patch_embed": mae.patch_embed, "position": mae.position, "cls_token": mae.cls_token,
-               "norm": mae.norm, **{f"block_{i}": block for i, block in enumerate(mae.blocks)}}
-    for name, source in sources.items():
-        model.get_layer(name).set_weights(source.get_weights())
-    return model
+
+mae_vit_small = _mae_preset("small", MAE, "mae")

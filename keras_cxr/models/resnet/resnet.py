@@ -1,10 +1,13 @@
 """ResNet-34 (He et al. 2016), which Keras applications lack: torchvision's layout, 1-channel input by default."""
 
-import hashlib
 import os
 
 import keras
 import numpy as np
+
+from keras_cxr.models.contract import classification_head, validate_head, validate_input_shape
+from keras_cxr.models.registry import register_model
+from keras_cxr.models.weights import load_weights, weights_file
 
 STAGES = (3, 4, 6, 3)  # BasicBlocks per stage
 FILTERS = (64, 128, 256, 512)
@@ -34,15 +37,17 @@ def _basic_block(x, filters, stride, name):
     return keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
+@register_model(test_overrides={"input_shape": (64, 64, 1), "num_classes": 3, "head_activation": "sigmoid"})
 def resnet34(input_shape=(224, 224, 1), num_classes=0, head_activation=None, weights=None, name="resnet34"):
     """ResNet-34: 7×7/2 stem, 3×3/2 max-pool, BasicBlock stages [3, 4, 6, 3] of 64–512 filters, global
     average pool, optional linear head — torchvision's `resnet34` layer for layer (same paddings, BN eps
     1e-5 and momentum, He-normal fan-out init), so its weights convert exactly (`load_torchvision_weights`).
 
     The baseline of paper 000 (§IV.B, ~22 M parameters like ViT-S). ImageNet weights are not bundled:
-    pass `weights` as a path — a Keras `.weights.h5` file, or a torchvision state dict (`.pth` / `.pt`, e.g.
-    resnet34-b627a593.pth from `TORCHVISION_IMAGENET_URL`; needs torch to read) — or "imagenet" to download
-    that file with `keras.utils.get_file` where the network allows (a clear error otherwise).
+    pass `weights` as a path — a Keras `.weights.h5` / `.keras` file, or a torchvision state dict (`.pth` /
+    `.pt`, e.g. resnet34-b627a593.pth from `TORCHVISION_IMAGENET_URL`; needs torch to read) — or "imagenet"
+    to fetch that file with `keras.utils.get_file` where the network allows (an error saying how to supply
+    the file otherwise). Features by name (`keras_cxr.models.feature_levels`): P1 (stem, stride 2) to P5.
 
     Args:
         input_shape: (H, W, C); with C = 1, RGB stem weights are summed over the colour channels (timm's
@@ -55,6 +60,8 @@ def resnet34(input_shape=(224, 224, 1), num_classes=0, head_activation=None, wei
     >>> resnet34((64, 64, 1), num_classes=6, head_activation="sigmoid").output_shape
     (None, 6)
     """
+    input_shape = validate_input_shape(input_shape, "resnet34")
+    num_classes, head_activation = validate_head(num_classes, head_activation, "resnet34")
     inputs = keras.Input(input_shape, name="image")
     x = keras.layers.ReLU(name="stem_relu")(_bn(_conv(inputs, 64, 7, 2, "stem_conv"), "stem_bn"))
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)  # zero = -inf padding after a ReLU
@@ -63,24 +70,14 @@ def resnet34(input_shape=(224, 224, 1), num_classes=0, head_activation=None, wei
         for block in range(blocks):
             x = _basic_block(x, filters, 2 if block == 0 and stage > 0 else 1, f"stage{stage + 1}_block{block + 1}")
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    if num_classes:
-        x = keras.layers.Dense(num_classes, activation=head_activation, name="head", dtype="float32")(x)
-    model = keras.Model(inputs, x, name=name)
-    if weights is not None:
-        if weights == "imagenet":
-            try:
-                weights = keras.utils.get_file(os.path.basename(TORCHVISION_IMAGENET_URL), TORCHVISION_IMAGENET_URL)
-            except Exception as error:  # offline, proxy, ...
-                raise OSError(f"Could not download the torchvision ResNet-34 ImageNet weights ({error}). Download "
-                              f"{TORCHVISION_IMAGENET_URL} elsewhere and pass its path as `weights`.") from error
-            with open(weights, "rb") as handle:  # torchvision names files by the sha256 prefix
-                if not hashlib.sha256(handle.read()).hexdigest().startswith("b627a593"):
-                    raise OSError(f"{weights} does not match torchvision's resnet34-b627a593.pth; delete it and retry.")
-        if str(weights).endswith((".pth", ".pt")):
-            load_torchvision_weights(model, weights)
-        else:
-            model.load_weights(weights)
-    return model
+    model = keras.Model(inputs, classification_head(x, num_classes, head_activation), name=name)
+
+    def imagenet():
+        return weights_file(os.path.basename(TORCHVISION_IMAGENET_URL), TORCHVISION_IMAGENET_URL, "resnet34",
+                            sha256_prefix="b627a593")
+
+    return load_weights(model, weights, builder="resnet34", torch_converter=load_torchvision_weights,
+                        imagenet=imagenet)
 
 
 def _torchvision_names():

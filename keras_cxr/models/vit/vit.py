@@ -1,4 +1,4 @@
-"""Vision Transformer builders: ViT-Ti/S/B with patch 16, fixed sin-cos positions, 1-channel input by default."""
+"""Vision Transformer: the one ViT encoder of keras_cxr (classifiers, MAE, DualMAE, GMML and UNETR share it)."""
 
 import keras
 from keras import ops
@@ -6,10 +6,13 @@ from keras import ops
 from keras_cxr.layers.patch_embedding import ClassToken, PatchEmbedding
 from keras_cxr.layers.position_embedding import SinCosPositionEmbedding
 from keras_cxr.layers.transformer_block import TransformerBlock
+from keras_cxr.models.contract import classification_head, validate_head, validate_input_shape
+from keras_cxr.models.registry import register_model
+from keras_cxr.models.weights import load_weights
 
 PRESETS = {  # (width, depth, heads, MLP width), timm's vit_{tiny,small,base}_patch16_224
     "tiny": (192, 12, 3, 768),
-    "small": (384, 12, 6, 1536),  # ViT-S/16 of paper 000
+    "small": (384, 12, 6, 1536),  # ViT-S/16 of papers 000 and 001
     "base": (768, 12, 12, 3072),
 }
 
@@ -40,37 +43,42 @@ class TokenPooling(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-def vit(image_size=224, patch_size=16, channels=1, embed_dim=384, depth=12, num_heads=6, mlp_dim=1536,
-        num_classes=0, head_activation=None, drop_path_rate=0.0, pooling="token", head_initializer="glorot_uniform",
-        name="vit"):
+def vit(input_shape=(224, 224, 1), num_classes=0, head_activation=None, weights=None, name="vit", *,
+        patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_dim=1536, drop_path_rate=0.0, pooling="token",
+        head_initializer="glorot_uniform"):
     """Builds a ViT (Dosovitskiy et al. 2021) as a functional Keras model, MAE's variant of it.
 
     patch embedding → + fixed 2-D sin-cos positions → class token → `depth` pre-norm blocks → LayerNorm →
     class token (or mean of the patch tokens) → optional linear head. Dense layers Xavier-uniform, class
     token N(0, 0.02²) (MAE's init). Stochastic depth rises linearly from 0 to `drop_path_rate` over the
-    blocks (timm / MAE). Layer names (`patch_embed`, `position`, `cls_token`, `block_{i}`, `norm`, `head`)
-    match `keras_cxr.models.MAE`, so pretrained encoder weights transfer by name (`vit_from_mae`) and
-    `keras_cxr.optimizers.LayerDecayAdamW` finds the block index in each variable path.
+    blocks (timm / MAE). Layers: `patch_embed`, `position`, `cls_token`, `block_{i}` (0-based), `norm`,
+    `pool`, `head`; `keras_cxr.models.MAE` and `DualMAE` hold this same model as their `encoder`, calling
+    its layers around their masking, and `keras_cxr.optimizers.LayerDecayAdamW` finds the block index in
+    each variable path. Features by name (`keras_cxr.models.feature_extractor`): `block_{i}` outputs and
+    `norm`, (B, 1 + N, D) token sequences.
+
+    The position table is fixed (sin-cos), so weights copied from a model pretrained on another image size
+    (`weights=` a model or a `.keras` file) fit any input size divisible by the patch size: the table is
+    recomputed for the new grid rather than interpolated.
 
     Args:
-        image_size: side of the square input, or (height, width).
-        channels: input channels (1 for chest X-rays).
-        embed_dim, depth, num_heads, mlp_dim: width, blocks, heads, MLP width.
-        num_classes: 0 → the pooled features (B, embed_dim); else a Dense head (float32 under mixed precision).
-        head_activation: e.g. "sigmoid" for multi-label outputs (paper 000), None for logits.
+        input_shape, num_classes, head_activation, weights, name: the builder contract
+            (`keras_cxr.models.contract`); height and width divisible by `patch_size`.
+        patch_size, embed_dim, depth, num_heads, mlp_dim: patch side, width, blocks, heads, MLP width.
         drop_path_rate: stochastic depth of the last block (paper 000 fine-tuning: 0.2).
         pooling: "token" (class token: paper 000, MAE with `--cls_token`) or "mean".
         head_initializer: initializer of the head kernel (MAE fine-tuning uses TruncatedNormal(2e-5)).
 
     Returns:
-        `keras.Model` from (B, H, W, channels) images.
+        `keras.Model` from (B, H, W, C) images to (B, num_classes), or (B, embed_dim) pooled features.
 
     Example:
-    >>> model = vit(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64, num_classes=3)
+    >>> model = vit((32, 32, 1), num_classes=3, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64)
     >>> model.output_shape
     (None, 3)
     """
-    height, width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    height, width, channels = validate_input_shape(input_shape, name, divisible_by=patch_size)
+    num_classes, head_activation = validate_head(num_classes, head_activation, name)
     inputs = keras.Input((height, width, channels), name="image")
     x = PatchEmbedding(patch_size, embed_dim, name="patch_embed")(inputs)
     x = SinCosPositionEmbedding(class_token=False, grid_size=(height // patch_size, width // patch_size),
@@ -81,30 +89,32 @@ def vit(image_size=224, patch_size=16, channels=1, embed_dim=384, depth=12, num_
         x = TransformerBlock(num_heads, mlp_dim, drop_path_rate=rate, name=f"block_{i}")(x)
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")(x)
     x = TokenPooling(pooling, name="pool")(x)
-    if num_classes:
-        x = keras.layers.Dense(num_classes, activation=head_activation, kernel_initializer=head_initializer,
-                               name="head", dtype="float32")(x)
-    return keras.Model(inputs, x, name=name)
+    x = classification_head(x, num_classes, head_activation, kernel_initializer=head_initializer)
+    return load_weights(keras.Model(inputs, x, name=name), weights, builder=name)
 
 
-ViT = vit  # the builder under the class-like name used in papers and in the issue
+ViT = vit  # the builder under the class-like name used in papers
 
 
 def _preset(size):
-    def builder(image_size=224, patch_size=16, channels=1, num_classes=0, head_activation=None,
-                drop_path_rate=0.0, pooling="token", **kwargs):
-        width, depth, heads, mlp = PRESETS[size]
-        return vit(image_size, patch_size, channels, width, depth, heads, mlp, num_classes, head_activation,
-                   drop_path_rate, pooling, **{"name": f"vit_{size}", **kwargs})
+    width, depth, heads, mlp = PRESETS[size]
+
+    def builder(input_shape=(224, 224, 1), num_classes=0, head_activation=None, weights=None, name=f"vit_{size}",
+                **kwargs):
+        arguments = dict(patch_size=16, embed_dim=width, depth=depth, num_heads=heads, mlp_dim=mlp)
+        arguments.update(kwargs)
+        return vit(input_shape, num_classes, head_activation, weights, name, **arguments)
 
     builder.__name__ = builder.__qualname__ = f"vit_{size}"
-    width, depth, heads, mlp = PRESETS[size]
-    builder.__doc__ = f"""ViT-{size[0].upper()}/16: {width} wide, {depth} blocks, {heads} heads, MLP {mlp}.
+    builder.__doc__ = f"""ViT-{size[0].upper()}/16: {width} wide, {depth} blocks, {heads} heads, MLP {mlp} (timm's
+    `vit_{size}_patch16_224`, with MAE's fixed sin-cos positions).
 
-    Defaults: 224 × 224 × 1 input, patch 16, no head (pooled class token). Other arguments as `vit`
-    (`num_classes`, `head_activation`, `drop_path_rate`, `pooling`, `head_initializer`, `name`).
+    The builder contract (`input_shape=(224, 224, 1)`, `num_classes=0` → pooled class token,
+    `head_activation`, `weights`, `name`); any other `keras_cxr.models.vit` argument (`drop_path_rate`,
+    `pooling`, `head_initializer`, or `patch_size` / `embed_dim` / ... to depart from the preset).
     """
-    return builder
+    return register_model(builder, test_overrides={"input_shape": (32, 32, 1), "num_classes": 2,
+                                                   "head_activation": "softmax"})
 
 
 vit_tiny, vit_small, vit_base = _preset("tiny"), _preset("small"), _preset("base")
