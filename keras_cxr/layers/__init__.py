@@ -10,3 +10,4 @@ from keras_cxr.layers.transformer_block import MultiHeadSelfAttention, Transform
 from keras_cxr.layers.rand_augment import RandAugment
 from keras_cxr.layers.random_resized_crop import RandomResizedCrop
 from keras_cxr.layers.grayscale_to_rgb import GrayscaleToRGB
+from keras_cxr.layers.group_patch_masking import GroupPatchMasking

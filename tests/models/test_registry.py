@@ -10,7 +10,7 @@ from keras_cxr.models import (MAE, create_model, copy_weights, feature_extractor
 from keras_cxr.testing import run_model_test
 
 c = keras.ops.convert_to_numpy
-PRETRAINING = ("mae_vit_small", "dual_mae_vit_small")
+PRETRAINING = ("mae_vit_small", "dual_mae_vit_small", "gmml_vit_small")
 
 
 BATCH = 4  # batch-norm statistics of 2 images are degenerate (every channel normalized to ±1)
