@@ -245,3 +245,23 @@ def test_model_fit_with_a_keras_layer_augmentation_in_the_workers():
     assert data[0][0].shape == (8, 32, 32, 1)
     history = _tiny_classifier(32).fit(data, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_uint8_folder_cache_is_a_quarter_of_float32_and_within_half_a_grey_level(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"{i}.png"
+        cv2.imwrite(str(path), (rng.random((20, 20)) * 255).astype(np.uint8))
+        paths.append(str(path))
+    exact = make_dataset(paths, image_size=16, batch_size=5, shuffle=False, target=None, cache=tmp_path / "f32",
+                         progress=False)
+    small = make_dataset(paths, image_size=16, batch_size=5, shuffle=False, target=None, cache=tmp_path / "u8",
+                         cache_dtype="uint8", progress=False)
+    assert (tmp_path / "u8" / "images.npy").stat().st_size < 0.35 * (tmp_path / "f32" / "images.npy").stat().st_size
+    np.testing.assert_allclose(small[0][0], exact[0][0], atol=0.5 / 255 + 1e-6)
+    again = make_dataset(paths, image_size=16, batch_size=5, shuffle=False, target=None, cache=tmp_path / "u8",
+                         cache_dtype="uint8", progress=False)  # reused, not rebuilt
+    np.testing.assert_array_equal(again[0][0], small[0][0])
+    with pytest.raises(ValueError, match="dtype"):
+        make_dataset(paths, image_size=16, cache=tmp_path / "u8", cache_dtype="float32", progress=False)
