@@ -20,3 +20,4 @@ from keras_cxr.data.splits import label_fraction_subsets, patient_split, patient
 from keras_cxr.data.augment import (MAEPretrainAugmentation, mae_pretrain_augmentation, random_resized_crop,
                                     randaugment)
 from keras_cxr.data.pipeline import CXRDataset, make_dataset, preprocess_to_cache
+from keras_cxr.data.phantom_source import cache_root, phantom_folder, phantom_index

@@ -23,7 +23,7 @@ def _field_parser(field):
         return dict(type=_parse_bool, metavar="true|false")
     if base is tuple or isinstance(default, tuple):
         element = type(default[0]) if default else str
-        return dict(type=element, nargs="+")
+        return dict(type=element, nargs="+", action="extend")  # --dir A B, or --dir A --dir B
     if base in (int, float, str):
         return dict(type=base)
     return dict(type=str)
@@ -32,7 +32,8 @@ def _field_parser(field):
 def parse_config(config_class, argv=None, description=None):
     """Parses `argv` into `config_class`; `--quick` starts from `config_class.quick()`.
 
-    Field `pretext_dir` becomes `--pretext-dir`; tuples take several values; booleans take true/false.
+    Field `pretext_dir` becomes `--pretext-dir`; tuples take several values (`--seeds 0 1 2`, or the flag
+    repeated: `--pretrain-dir A --pretrain-dir B`); booleans take true/false.
     """
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -47,21 +48,7 @@ def parse_config(config_class, argv=None, description=None):
 
 
 def write_config(config, path):
-    """Writes the resolved Config as JSON with the environment (backend, versions) under `_environment`."""
-    import json
-    import platform
+    """Writes the resolved Config as JSON with the environment (see `keras_cxr.recipes.base.write_config`)."""
+    from keras_cxr.recipes.base import write_config as write
 
-    import keras
-    import numpy as np
-
-    resolved = dataclasses.asdict(config)
-    backend = keras.backend.backend()
-    environment = {"keras_backend": backend, "keras": keras.__version__, "numpy": np.__version__,
-                   "python": platform.python_version(), "platform": platform.platform()}
-    try:
-        environment[backend] = __import__(backend).__version__
-    except ImportError:
-        pass
-    resolved["_environment"] = environment
-    with open(path, "w") as f:
-        json.dump(resolved, f, indent=2)
+    write(config, path)

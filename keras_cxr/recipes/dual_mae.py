@@ -31,6 +31,8 @@ import warnings
 
 import numpy as np
 
+from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream
+
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "mae": 0.735, "dual_mae": 0.752}
 PAPER_TABLE_2 = {"mae": {0.65: 0.698, 0.70: 0.681, 0.75: 0.733, 0.80: 0.731, 0.85: 0.735, 0.90: 0.734, 0.95: 0.726},
                  "dual_mae": {0.65: 0.699, 0.70: 0.747, 0.75: 0.752, 0.80: 0.741, 0.85: 0.746, 0.90: 0.740, 0.95: 0.697}}
@@ -43,18 +45,16 @@ FINETUNE_MODELS = {"vit_scratch": "vit_small", "resnet34_scratch": "resnet34", "
 
 
 @dataclasses.dataclass
-class Config:
-    """Settings of the study; defaults are the paper's, with their source."""
+class Config(RecipeConfig):
+    """Settings of the study; defaults are the paper's, with their source (the shared ones: `RecipeConfig`)."""
 
     output_dir: str = "runs/dual_mae"
-    seed: int = 0
-    pretrain_dir: str | None = None  # §IV.A: ChestX-ray14 + CheXpert frontal (any unlabeled CXR folder)
+    pretrain_dir: tuple = ()  # §IV.A: ChestX-ray14 + CheXpert frontal: one or more folders (frontal views kept)
     finetune_dir: str | None = None  # §IV.A: PediCXR (VinDr-PCXR layout) or a labels.csv folder
     finetune_csv: str | None = None
     finetune_label_column: str | None = None  # labels.csv folders: e.g. "finding_labels" (NIH's 14, multi-label)
     phantom_pretrain_images: int = 2000  # not in the paper: adult phantom stand-in
     phantom_finetune_images: int = 1000  # not in the paper: pediatric phantom stand-in
-    max_images: int | None = None  # cap on images read per real dataset (quick runs)
     image_size: int = 224  # §III.B
     resize_to: int = 256  # §III.B
     crop_scale: tuple = (0.5, 1.0)  # §III.B
@@ -89,9 +89,6 @@ class Config:
     validation_fraction: float = 0.2  # §IV.A: 20 % of PediCXR training data for validation
     methods: tuple = METHODS  # §IV.B
     bootstrap_resamples: int = 1000  # not in the paper: CIs on mean AUC
-    jit_compile: str = "auto"  # not in the paper: XLA on TensorFlow (faster on CPU too), see resolve_jit_compile
-    dtype_policy: str = "float32"  # not in the paper: "mixed_bfloat16" on GPUs / bf16 CPUs (MAE 3.35x, torch, AMX)
-    verbose: int = 1
 
     @classmethod
     def quick(cls, **overrides):
@@ -107,47 +104,60 @@ class Config:
 
 
 # ------------------------------------------------------------------------------------------- data
-def _images_from(path, config, labelled):
-    from keras_cxr.data import index_any, index_labels_csv, load_images
+def _pretrain_dirs(config):
+    return (config.pretrain_dir,) if isinstance(config.pretrain_dir, str) else tuple(config.pretrain_dir or ())
 
-    if labelled and config.finetune_label_column:
+
+def _finetune_index(config):
+    """The labelled pediatric index: the phantom (findings + "no finding"), or the user's folder / table."""
+    from keras_cxr.data import DatasetIndex, index_any, index_labels_csv, phantom_index
+
+    path = config.finetune_csv or config.finetune_dir
+    if path is None:
+        index = phantom_index(config.phantom_finetune_images, config.resize_to, seed=config.seed + 20,
+                              cache_dir=config.cache_dir)
+    elif config.finetune_label_column:
         if not os.path.isfile(os.path.join(path, "labels.csv")):
             raise ValueError(f"--finetune-label-column needs a labels.csv folder; {path!r} has no labels.csv. "
                              "Drop the option to use the layout's own labels.")
         index = index_labels_csv(path, label_column=config.finetune_label_column)
     else:
         index = index_any(path)
-    if config.max_images is not None and len(index) > config.max_images:
-        index = index.subset(np.sort(np.random.default_rng(config.seed).permutation(len(index))[: config.max_images]))
-    images = load_images(index.paths, image_size=config.resize_to, description=f"reading {path}")
-    return (images, index) if labelled else images
+    index = limit(index, config)
+    if path is None:  # paper 000's "No finding" class beside the findings
+        frame = index.frame.copy()
+        frame.insert(0, "no finding", (np.nan_to_num(index.labels).sum(1) == 0).astype(float))
+        index = DatasetIndex(frame, ["no finding", *index.class_names], "multilabel")
+    elif index.task not in ("multilabel", "binary"):
+        index.frame[index.class_names] = np.nan_to_num(index.labels)
+    return index
 
 
 def load_data(config):
-    """Unlabeled adult pretraining images; pediatric multi-label train / val / test splits."""
-    from keras_cxr.data import make_phantom_dataset, patient_split_indices
+    """Unlabeled adult pretraining images and pediatric multi-label train / val / test splits, as
+    `DatasetIndex`es over files (the phantom is written once to the cache folder and indexed the same way).
 
-    if config.pretrain_dir is None:
-        pretrain = make_phantom_dataset(config.phantom_pretrain_images, config.resize_to, seed=config.seed + 10,
-                                        age_range=(18.0, 90.0)).images
+    Several `pretrain_dir` folders are concatenated (`keras_cxr.data.index_sources`, frontal views only
+    where the layout records views: CheXpert, ChestX-ray14). The fine-tuning split is patient-level:
+    20 % test, then `validation_fraction` of the rest for validation (§IV.A).
+
+    Returns:
+        {"pretrain": DatasetIndex, "splits": {"train" | "val" | "test": DatasetIndex}, "class_names": [...]}.
+    """
+    from keras_cxr.data import index_sources, phantom_index
+
+    dirs = _pretrain_dirs(config)
+    if dirs:
+        pretrain = index_sources(dirs, view_filter="frontal")
     else:
-        pretrain = _images_from(config.pretrain_dir, config, labelled=False)
-    if config.finetune_dir is None and config.finetune_csv is None:
-        phantom = make_phantom_dataset(config.phantom_finetune_images, config.resize_to, seed=config.seed + 20)
-        no_finding = (phantom.labels.sum(1, keepdims=True) == 0).astype(np.float32)
-        images, labels = phantom.images, np.concatenate([no_finding, phantom.labels], axis=1)
-        class_names, groups = ["no finding", *phantom.class_names], phantom.patient_ids
-    else:
-        images, index = _images_from(config.finetune_csv or config.finetune_dir, config, labelled=True)
-        labels, class_names, groups = index.labels, index.class_names, index.frame["patient_id"].to_numpy()
-        if index.task not in ("multilabel", "binary"):
-            labels = np.nan_to_num(labels)
+        pretrain = phantom_index(config.phantom_pretrain_images, config.resize_to, seed=config.seed + 10,
+                                 age_range=(18.0, 90.0), cache_dir=config.cache_dir)
+    pretrain = limit(pretrain, config)
+    index = _finetune_index(config)
     test_fraction = 0.2
     fractions = ((1 - test_fraction) * (1 - config.validation_fraction), (1 - test_fraction) * config.validation_fraction,
                  test_fraction)
-    parts = patient_split_indices(len(images), fractions, groups=groups, stratify=labels, seed=config.seed)
-    splits = {name: {"images": images[idx], "labels": labels[idx], "groups": groups[idx]} for name, idx in parts.items()}
-    return {"pretrain": pretrain, "splits": splits, "class_names": class_names}
+    return {"pretrain": pretrain, "splits": split_index(index, fractions, config.seed), "class_names": index.class_names}
 
 
 # ------------------------------------------------------------------------------------------- models
@@ -170,45 +180,44 @@ def _adamw(config, lr, steps_per_epoch, epochs, warmup_epochs, layer_decay=None)
 
 
 def pretrain(config, data, method, mask_ratio, callbacks=()):
-    """Pretrains MAE or dual-MAE (§III.B); resumable: a killed run restarts from its last finished epoch.
+    """Pretrains MAE or dual-MAE (§III.B), streaming the images from disk; a resumable stage.
 
-    `keras.callbacks.BackupAndRestore` keeps the model, optimizer and epoch counter under
-    `output_dir/backup/<method>_mask<ratio>`; rerunning with the same output folder continues there.
-    Extra `callbacks` are appended (e.g. a progress logger).
+    The finished model is the stage's result (`models/<method>_mask<ratio>.keras`); a killed run restarts
+    from its last finished epoch (`backup_and_restore`, under `output_dir/backup/<method>_mask<ratio>`).
+    Extra `callbacks` are appended (e.g. a progress logger). Returns (model, history or None when loaded).
     """
-    import keras
-
-    from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
-    from keras_cxr.data import MAEPretrainAugmentation, make_dataset
-    from keras_cxr.models import create_model, resolve_jit_compile
-
     tag = f"{method}_mask{int(round(mask_ratio * 100))}"
-    path = os.path.join(config.output_dir, "models", f"{tag}.keras")
-    if os.path.exists(path):
-        return keras.saving.load_model(path), None
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    extra = {"lambdas": config.lambdas} if method == "dual_mae" else {}
-    model = create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
-                         seed=config.seed, mask_ratio=mask_ratio, decoder_dim=config.decoder_dim,
-                         decoder_depth=config.decoder_depth, decoder_num_heads=config.decoder_num_heads,
-                         **_vit_kwargs(config), **extra)
-    dataset = make_dataset(data["pretrain"], image_size=config.image_size, batch_size=config.pretrain_batch_size,
-                           augment=MAEPretrainAugmentation(config.image_size, config.resize_to, config.crop_scale),
-                           normalize="imagenet", target=None, seed=config.seed, drop_remainder=True)
-    if len(dataset) == 0:
-        raise ValueError(f"pretrain_batch_size={config.pretrain_batch_size} exceeds the {len(data['pretrain'])} "
-                         "pretraining images; lower it.")
-    model(dataset[0][0][:1])  # build before BackupAndRestore
-    lr = scaled_lr(config.pretrain_base_lr, config.pretrain_batch_size)
-    model.compile(optimizer=_adamw(config, lr, len(dataset), config.pretrain_epochs, config.pretrain_warmup_epochs),
-                  jit_compile=resolve_jit_compile(config.jit_compile))
-    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(config.output_dir, "backup", tag),
-                                                  save_freq="epoch", delete_checkpoint=True), *callbacks]
-    if method == "dual_mae":
-        callbacks.append(EMATargetUpdate(config.tau))
-    history = model.fit(dataset, epochs=config.pretrain_epochs, callbacks=callbacks, verbose=config.verbose).history
-    model.save(path)
-    return model, history
+    history = {}
+
+    def train():
+        from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
+        from keras_cxr.data import MAEPretrainAugmentation
+        from keras_cxr.models import create_model, resolve_jit_compile
+
+        extra = {"lambdas": config.lambdas} if method == "dual_mae" else {}
+        model = create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
+                             seed=config.seed, mask_ratio=mask_ratio, decoder_dim=config.decoder_dim,
+                             decoder_depth=config.decoder_depth, decoder_num_heads=config.decoder_num_heads,
+                             **_vit_kwargs(config), **extra)
+        dataset = stream(config, data["pretrain"], config.image_size, batch_size=config.pretrain_batch_size,
+                         augment=MAEPretrainAugmentation(config.image_size, config.resize_to, config.crop_scale),
+                         normalize="imagenet", target=None, seed=config.seed, drop_remainder=True)
+        if len(dataset) == 0:
+            raise ValueError(f"pretrain_batch_size={config.pretrain_batch_size} exceeds the {len(data['pretrain'])} "
+                             "pretraining images; lower it.")
+        model(dataset[0][0][:1])  # build before BackupAndRestore
+        lr = scaled_lr(config.pretrain_base_lr, config.pretrain_batch_size)
+        model.compile(optimizer=_adamw(config, lr, len(dataset), config.pretrain_epochs, config.pretrain_warmup_epochs),
+                      jit_compile=resolve_jit_compile(config.jit_compile))
+        steps = [backup_and_restore(config, tag), *callbacks]
+        if method == "dual_mae":
+            steps.append(EMATargetUpdate(config.tau))
+        history.update(model.fit(dataset, epochs=config.pretrain_epochs, callbacks=steps,
+                                 verbose=config.verbose).history)
+        return model
+
+    model = stage(config, tag, train)
+    return model, (history or None)
 
 
 def build_classifier(config, method, pretrained, num_classes):
@@ -229,36 +238,45 @@ def build_classifier(config, method, pretrained, num_classes):
 
 
 def finetune(config, data, method, pretrained, seed, fraction=1.0):
-    """Fine-tunes one model (§III.B) on a label fraction; returns validation and test probabilities."""
-    import keras
+    """Fine-tunes one model (§III.B) on a label fraction, streaming the images; a resumable stage whose
+    result is the validation and test probabilities and the loss history (`results/finetune_*.npz`)."""
+    name = f"finetune_{method}_seed{seed}_fraction{int(round(fraction * 100))}"
 
-    from keras_cxr.data import make_dataset, patient_split_indices, randaugment
-    from keras_cxr.models import resolve_jit_compile
+    def train():
+        import keras
 
-    keras.utils.set_random_seed(seed)
-    train = data["splits"]["train"]
-    if fraction < 1.0:
-        keep = patient_split_indices(len(train["images"]), (fraction, 1 - fraction), groups=train["groups"],
-                                     stratify=train["labels"], seed=seed, names=("keep", "drop"))["keep"]
-        train = {k: v[keep] for k, v in train.items()}
-    num_classes = train["labels"].shape[1]
-    model = build_classifier(config, method, pretrained, num_classes)
-    dataset = make_dataset(train["images"], labels=np.nan_to_num(train["labels"]), image_size=config.image_size,
-                           batch_size=min(config.finetune_batch_size, len(train["images"])), seed=seed,
-                           batch_augment=randaugment(config.randaugment_magnitude, seed=seed), normalize="imagenet")
-    layer_decay = config.layer_decay if method in ("mae", "dual_mae") else None
-    model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.finetune_epochs,
-                                   config.finetune_warmup_epochs, layer_decay),
-                  loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
-                  jit_compile=resolve_jit_compile(config.jit_compile))
-    history = model.fit(dataset, epochs=config.finetune_epochs, verbose=config.verbose).history
+        from keras_cxr.data import patient_split_indices, randaugment
+        from keras_cxr.models import resolve_jit_compile
 
-    def predict(split):
-        frames = make_dataset(data["splits"][split]["images"], image_size=config.image_size, shuffle=False,
-                              normalize="imagenet", target=None, batch_size=64)
-        return model.predict(frames, verbose=0)
+        keras.utils.set_random_seed(seed)
+        train_index = data["splits"]["train"]
+        if fraction < 1.0:
+            keep = patient_split_indices(len(train_index), (fraction, 1 - fraction),
+                                         groups=train_index.frame["patient_id"].to_numpy(),
+                                         stratify=np.nan_to_num(train_index.labels), seed=seed,
+                                         names=("keep", "drop"))["keep"]
+            train_index = train_index.subset(keep)
+        model = build_classifier(config, method, pretrained, len(data["class_names"]))
+        dataset = stream(config, train_index, config.image_size, labels=np.nan_to_num(train_index.labels),
+                         batch_size=min(config.finetune_batch_size, len(train_index)), seed=seed,
+                         batch_augment=randaugment(config.randaugment_magnitude, seed=seed), normalize="imagenet")
+        layer_decay = config.layer_decay if method in ("mae", "dual_mae") else None
+        model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.finetune_epochs,
+                                       config.finetune_warmup_epochs, layer_decay),
+                      loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
+                      jit_compile=resolve_jit_compile(config.jit_compile))
+        history = model.fit(dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
+                            verbose=config.verbose).history
 
-    return {"val": predict("val"), "test": predict("test"), "history": history}
+        def predict(split):
+            frames = stream(config, data["splits"][split], config.image_size, shuffle=False, normalize="imagenet",
+                            target=None, batch_size=64)
+            return model.predict(frames, verbose=0)
+
+        return {"val": predict("val"), "test": predict("test"), "loss": np.asarray(history["loss"])}
+
+    result = stage(config, name, train, kind="npz")
+    return {"val": result["val"], "test": result["test"], "history": {"loss": result["loss"].tolist()}}
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -274,7 +292,7 @@ def evaluate(config, data, predictions):
     from keras_cxr.stats import bootstrap_ci, delong_test
 
     names = data["class_names"]
-    y_val, y_test = data["splits"]["val"]["labels"], data["splits"]["test"]["labels"]
+    y_val, y_test = data["splits"]["val"].labels, data["splits"]["test"].labels
     counts = [(np.nansum(y_test[:, c] == 1), np.nansum(y_test[:, c] == 0)) for c in range(len(names))]
     valid = [c for c, (pos, neg) in enumerate(counts) if pos >= 1 and neg >= 1]  # an AUC exists
     testable = [c for c, (pos, neg) in enumerate(counts) if pos >= 2 and neg >= 2]  # DeLong's variance exists
@@ -348,25 +366,15 @@ def run(config=None):
     >>> from keras_cxr.recipes import dual_mae
     >>> metrics = dual_mae.run(dual_mae.Config.quick(output_dir="/tmp/dual"))  # doctest: +SKIP
     """
-    from keras_cxr.recipes._dtype_policy import dtype_policy_scope
-
-    config = config or Config()
-    with dtype_policy_scope(config.dtype_policy):
-        return _run(config)
+    return run_recipe(config or Config(), _steps, _write_markdown)
 
 
-def _run(config):
-    import keras
-
-    from keras_cxr.data import resize
+def _steps(config):
     from keras_cxr.report import plot_training_curves
 
-    for sub in ("models", "figures"):
-        os.makedirs(os.path.join(config.output_dir, sub), exist_ok=True)
-    keras.utils.set_random_seed(config.seed)
-    _write_config(config)
     data = load_data(config)
-    sample = np.stack([resize(image, config.image_size) for image in data["splits"]["test"]["images"][:4]])[..., None]
+    sample = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None,
+                    batch_size=4)[0][0]
     pretrained, histories = {}, {}
     for method, ratio in (("mae", config.mask_ratio_mae), ("dual_mae", config.mask_ratio_dual)):
         if method in config.methods:
@@ -375,7 +383,9 @@ def _run(config):
                                    os.path.join(config.output_dir, "figures", f"reconstruction_{method}.png"))
     predictions = {m: [finetune(config, data, m, pretrained.get(m), seed) for seed in config.seeds]
                    for m in config.methods}
-    metrics = {"class_names": data["class_names"], "table_3_4": evaluate(config, data, predictions)}
+    metrics = {"class_names": data["class_names"], "table_3_4": evaluate(config, data, predictions),
+               "split_sizes": {"pretrain": len(data["pretrain"]),
+                               **{k: len(v) for k, v in data["splits"].items()}}}
     if config.mask_ratio_sweep:
         metrics["table_2"] = {}
         for method in ("mae", "dual_mae"):
@@ -395,22 +405,14 @@ def _run(config):
     for method, runs in predictions.items():
         plot_training_curves(runs[0]["history"], metrics=["loss"], title=f"fine-tuning {method}",
                              path=os.path.join(config.output_dir, "figures", f"finetune_{method}.png"))
-    with open(os.path.join(config.output_dir, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2, default=str)
-    _write_markdown(config, metrics)
     return metrics
 
-
-def _write_config(config):
-    from keras_cxr.recipes._cli import write_config
-
-    write_config(config, os.path.join(config.output_dir, "config.json"))
 
 def _write_markdown(config, metrics):
     table = metrics["table_3_4"]
     lines = ["# Dual-MAE (paper 000) — run report", "",
              "Data: " + ("synthetic phantom (adult pretraining, pediatric multi-label fine-tuning)"
-                         if config.pretrain_dir is None else f"pretraining `{config.pretrain_dir}`, fine-tuning "
+                         if not _pretrain_dirs(config) else f"pretraining `{list(_pretrain_dirs(config))}`, fine-tuning "
                          f"`{config.finetune_csv or config.finetune_dir}`") +
              f"; {config.image_size} px, ViT {config.embed_dim}/{config.depth}/{config.num_heads}, seeds {list(config.seeds)}.",
              "", "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
@@ -446,8 +448,7 @@ def _write_markdown(config, metrics):
                          f" [{PAPER_TABLE_5.get(fraction, '—')}]")
     lines += ["", "## Figures", ""] + [f"![{f}](figures/{f})" for f in
                                        sorted(os.listdir(os.path.join(config.output_dir, "figures")))]
-    with open(os.path.join(config.output_dir, "report.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):

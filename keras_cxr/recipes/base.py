@@ -1,0 +1,203 @@
+"""The recipe skeleton: the settings every recipe has, one run wrapper, one resume convention.
+
+A recipe module (one per paper) holds only its paper's steps, in the paper's order:
+
+    @dataclasses.dataclass
+    class Config(RecipeConfig):           # + the paper's defaults, each with its source
+        ...
+    def load_data(config) -> splits of DatasetIndexes
+    def pretrain / finetune / evaluate ...  # stages: stage(config, "name", compute, kind) resumes them
+    def report(config, metrics) -> str     # report.md
+    def run(config=None): return run_recipe(config or Config(), _steps, report)
+
+`run_recipe` creates the output folder, fixes the seeds, runs under the dtype policy, writes the resolved
+`config.json` (with backend and versions), then `metrics.json` and `report.md`; figures go to
+`output_dir/figures`. Resume: every stage's result is a file (`models/<name>.keras`, `results/<name>.npz`
+or `.json`) written atomically when the stage ends; rerunning with the same `output_dir` loads it instead
+of recomputing, and a training stage interrupted mid-way restarts from its last finished epoch
+(`backup_and_restore`). facebookresearch/mae's thin `main_pretrain.py` over `engine_pretrain.py` is the model.
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class RecipeConfig:
+    """Settings shared by every recipe (a recipe's `Config` subclasses this and adds its paper's defaults)."""
+
+    output_dir: str = "runs/recipe"
+    seed: int = 0
+    verbose: int = 1  # Keras progress bars (1), one line per epoch (2), silent (0)
+    max_images: int | None = None  # cap on images read per real dataset (quick runs on large folders)
+    jit_compile: str = "auto"  # XLA on TensorFlow (faster on CPU too), see keras_cxr.models.resolve_jit_compile
+    dtype_policy: str = "float32"  # "mixed_bfloat16" on GPUs / bf16 CPUs, "mixed_float16" on older GPUs
+    resume: bool = True  # reuse the stages an interrupted run with the same output_dir finished
+    cache_dir: str | None = None  # uint8 cache of decoded, resized images (and the phantom); None: ~/.cache/keras_cxr
+    image_cache: bool = False  # decode each dataset once into the uint8 cache (fast epochs on large folders)
+    num_workers: int | None = None  # decoding threads (default: the number of CPUs)
+
+
+def write_json(value, path):
+    """Writes `value` as indented JSON atomically (numpy scalars and arrays converted)."""
+    def default(item):
+        if isinstance(item, np.generic):
+            return item.item()
+        if isinstance(item, np.ndarray):
+            return item.tolist()
+        return str(item)
+
+    partial = f"{path}.partial"
+    with open(partial, "w") as f:
+        json.dump(value, f, indent=2, default=default)
+    os.replace(partial, path)
+
+
+def environment():
+    """Backend, versions and platform, for config.json."""
+    import platform
+
+    import keras
+
+    backend = keras.backend.backend()
+    found = {"keras_backend": backend, "keras": keras.__version__, "numpy": np.__version__,
+             "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        found[backend] = __import__(backend).__version__
+    except ImportError:
+        pass
+    found["dtype_policy"] = keras.config.dtype_policy().name
+    return found
+
+
+def write_config(config, path):
+    """Writes the resolved Config as JSON with the environment (backend, versions) under `_environment`."""
+    resolved = dataclasses.asdict(config)
+    resolved["_environment"] = environment()
+    write_json(resolved, path)
+
+
+def run_recipe(config, steps, report=None):
+    """Runs `steps(config) -> metrics` as a recipe run; returns the metrics.
+
+    Creates `output_dir/{models,results,figures}`, sets the Keras dtype policy for the run (restoring the
+    caller's afterwards), seeds Python / NumPy / the backend with `config.seed`, writes `config.json`, then
+    `metrics.json` and, with `report(config, metrics) -> markdown`, `report.md`.
+    """
+    import keras
+
+    from keras_cxr.recipes._dtype_policy import dtype_policy_scope
+
+    for sub in ("models", "results", "figures"):
+        os.makedirs(os.path.join(config.output_dir, sub), exist_ok=True)
+    with dtype_policy_scope(config.dtype_policy):
+        keras.utils.set_random_seed(config.seed)
+        write_config(config, os.path.join(config.output_dir, "config.json"))
+        metrics = steps(config)
+        write_json(metrics, os.path.join(config.output_dir, "metrics.json"))
+        if report is not None:
+            text = report(config, metrics)
+            partial = os.path.join(config.output_dir, "report.md.partial")
+            with open(partial, "w") as f:
+                f.write(text)
+            os.replace(partial, os.path.join(config.output_dir, "report.md"))
+    return metrics
+
+
+_KINDS = {"keras": ("models", ".keras"), "npz": ("results", ".npz"), "json": ("results", ".json")}
+
+
+def stage_path(config, name, kind="keras"):
+    """Where stage `name` keeps its result: `models/<name>.keras` or `results/<name>.{npz,json}`."""
+    folder, suffix = _KINDS[kind]
+    return os.path.join(config.output_dir, folder, f"{name}{suffix}")
+
+
+def stage(config, name, compute, kind="keras"):
+    """The result of stage `name`: loaded when an earlier run saved it (and `config.resume`), else computed
+    with `compute()`, saved atomically, and returned.
+
+    Kinds: "keras" (a `keras.Model`, reloaded with `keras.saving.load_model`), "npz" (a dict of arrays),
+    "json" (anything JSON holds). A `.keras` result is written under a temporary name and renamed, so a
+    run killed while saving never leaves a half-written model that the next run would trust.
+
+    Example:
+    >>> import tempfile
+    >>> config = RecipeConfig(output_dir=tempfile.mkdtemp())
+    >>> stage(config, "answer", lambda: {"value": 42}, kind="json")
+    {'value': 42}
+    >>> stage(config, "answer", lambda: {"value": 0}, kind="json")  # saved: not recomputed
+    {'value': 42}
+    """
+    import keras
+
+    path = stage_path(config, name, kind)
+    if config.resume and os.path.exists(path):
+        if kind == "keras":
+            return keras.saving.load_model(path)
+        if kind == "npz":
+            with np.load(path, allow_pickle=False) as saved:
+                return {key: saved[key] for key in saved.files}
+        with open(path) as f:
+            return json.load(f)
+    value = compute()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if kind == "keras":
+        partial = path[: -len(".keras")] + ".partial.keras"
+        value.save(partial)
+    elif kind == "npz":
+        partial = path[: -len(".npz")] + ".partial.npz"
+        np.savez(partial, **value)
+    else:
+        partial = path + ".partial"
+        with open(partial, "w") as f:
+            json.dump(value, f, indent=2)
+    os.replace(partial, path)
+    return value
+
+
+def backup_and_restore(config, name):
+    """`keras.callbacks.BackupAndRestore` for training stage `name` (`output_dir/backup/<name>`): a killed
+    `fit` restarts from its last finished epoch; the backup is deleted when `fit` completes."""
+    import keras
+
+    return keras.callbacks.BackupAndRestore(os.path.join(config.output_dir, "backup", name), save_freq="epoch",
+                                            delete_checkpoint=True)
+
+
+def stream(config, index, image_size, **options):
+    """`make_dataset(index, ...)` with the run's workers and, when `config.image_cache`, a reusable uint8
+    on-disk cache keyed by the file list and load size (under `cache_root(config.cache_dir)/images`)."""
+    import hashlib
+
+    from keras_cxr.data import cache_root, make_dataset
+
+    options.setdefault("num_workers", config.num_workers)
+    if config.image_cache and not isinstance(index, np.ndarray):
+        load = options.get("load_size") or getattr(options.get("augment"), "input_size", None) or image_size
+        paths = [os.fspath(p) for p in index.paths]
+        key = hashlib.sha1("\n".join(paths).encode()).hexdigest()[:16]
+        options.update(cache=os.path.join(cache_root(config.cache_dir), "images", f"{key}_{int(load)}px"),
+                       cache_dtype="uint8", progress=bool(config.verbose))
+    return make_dataset(index, image_size=image_size, **options)
+
+
+def limit(index, config):
+    """At most `config.max_images` rows of `index`, drawn with the run's seed (kept in file order)."""
+    if config.max_images is None or len(index) <= config.max_images:
+        return index
+    rows = np.random.default_rng(config.seed).permutation(len(index))[: config.max_images]
+    return index.subset(np.sort(rows))
+
+
+def split_index(index, fractions, seed, names=("train", "val", "test"), stratify=True):
+    """Patient-level split of a `DatasetIndex` → {name: DatasetIndex} (stratified by its labels)."""
+    from keras_cxr.data import patient_split_indices
+
+    labels = np.nan_to_num(index.labels) if stratify and index.class_names else None
+    parts = patient_split_indices(len(index), fractions, groups=index.frame["patient_id"].to_numpy(),
+                                  stratify=labels, seed=seed, names=names)
+    return {name: index.subset(rows) for name, rows in parts.items()}
