@@ -8,13 +8,9 @@ Examples::
 """
 
 import argparse
-import importlib
 import sys
 
-RECIPES = {
-    "vgg16-sharp-unet": "keras_cxr.recipes.vgg16_sharp_unet",
-    "dual-mae": "keras_cxr.recipes.dual_mae",
-}
+from keras_cxr.recipes import RECIPES, recipe
 
 
 def _phantom(argv):
@@ -36,16 +32,16 @@ def _phantom(argv):
 def main(argv=None):
     """Entry point of the `keras-cxr` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = ["phantom", *RECIPES]
+    commands = ["phantom", *(name.replace("_", "-") for name in RECIPES)]
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__.strip())
-        print("\ncommands: " + ", ".join(commands))
+        print("\ncommands: phantom, " + ", ".join(f"{n.replace('_', '-')} (paper {p}: {what})"
+                                                for n, (p, what) in RECIPES.items()))
         return 0 if (not argv or argv[0] in ("-h", "--help")) else 2
     command, rest = argv[0], argv[1:]
     if command == "phantom":
         return _phantom(rest)
-    recipe = importlib.import_module(RECIPES[command])
-    recipe.main(rest)
+    recipe(command).main(rest)
     return 0
 
 

@@ -6,7 +6,9 @@
     python recipes/dual_mae.py --help                  # every Config field as a flag
 """
 
-from keras_cxr.recipes import dual_mae
+import pathlib
+
+from keras_cxr.recipes import main
 
 if __name__ == "__main__":
-    dual_mae.main()
+    main(pathlib.Path(__file__).stem)  # the recipe registered under this file's name (keras_cxr.recipes.RECIPES)

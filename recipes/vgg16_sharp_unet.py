@@ -5,7 +5,9 @@
     python recipes/vgg16_sharp_unet.py --help                   # every Config field as a flag
 """
 
-from keras_cxr.recipes import vgg16_sharp_unet
+import pathlib
+
+from keras_cxr.recipes import main
 
 if __name__ == "__main__":
-    vgg16_sharp_unet.main()
+    main(pathlib.Path(__file__).stem)  # the recipe registered under this file's name (keras_cxr.recipes.RECIPES)
