@@ -32,9 +32,10 @@ the classifiers' plateau settings (we reuse the pretext ones), the A-F training 
 import dataclasses
 import json
 import os
-import time
 
 import numpy as np
+
+from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
 
 PAPER_TABLE_2 = {
     "denoising": {"psnr": 29.7535, "ssim": 0.6578, "haarpsi": 0.7909},
@@ -59,18 +60,16 @@ PRETEXT_TASKS = {"denoising": "noise", "deblurring": "blur"}
 
 
 @dataclasses.dataclass
-class Config:
-    """Every setting of the study; defaults are the paper's, with their source."""
+class Config(RecipeConfig):
+    """Every setting of the study; defaults are the paper's, with their source (the shared ones: `RecipeConfig`)."""
 
     output_dir: str = "runs/vgg16_sharp_unet"
-    seed: int = 0
     # Data. None → the synthetic phantom. Real data: any image folder / Kermany layout / labels.csv folder.
     pretext_dir: str | None = None  # §2.1: Kermany pediatric pneumonia CXRs (labels unused)
     classify_dir: str | None = None  # §2.1: VinDr-PCXR (normal vs abnormal); or a labels.csv folder
     classify_csv: str | None = None  # VinDr-PCXR image_labels_{train,test}.csv or a labels.csv
     phantom_pretext_images: int = 1200  # not in the paper: size of the phantom stand-in for Kermany
     phantom_classify_images: int = 1200  # not in the paper: size of the phantom stand-in for VinDr-PCXR
-    max_images: int | None = None  # not in the paper: cap on images read per real dataset (quick runs)
     split_fractions: tuple = (0.7, 0.1, 0.2)  # §2.1, Table 1: patient-level 70/10/20
     image_size: int = 224  # §2.1
     # Lung cropping (§2.1): the paper crops with a U-Net (Inception-V3 encoder) lung segmenter.
@@ -101,10 +100,6 @@ class Config:
     confidence: float = 0.95  # §2.6: 95% CI, two-tailed, alpha 0.05
     ci_method: str = "wilson"  # not stated: the Wilson score interval
     num_cam_images: int = 6  # §2.4, Fig. 8
-    verbose: int = 1  # Keras progress bars (1), one line per epoch (2), silent (0)
-    resume: bool = True  # reuse models finished by an interrupted run in the same output_dir
-    jit_compile: str = "auto"  # not in the paper: XLA on TensorFlow (faster on CPU too), see resolve_jit_compile
-    dtype_policy: str = "float32"  # not in the paper: "mixed_bfloat16" on GPUs / bf16 CPUs (benchmarks/sharp_unet.py)
 
     @classmethod
     def quick(cls, **overrides):
@@ -121,69 +116,32 @@ class Config:
 
 
 # --------------------------------------------------------------------------------------------- data
-def _split_arrays(arrays, fractions, seed, groups=None, stratify=None):
-    """Patient-level (when groups are given) stratified split of parallel arrays into train/val/test."""
-    from keras_cxr.data import patient_split_indices
+def _pretext_index(config):
+    """Clean images for the pretext tasks (labels unused): the phantom, or any image folder / layout."""
+    from keras_cxr.data import index_any, phantom_index
 
-    parts = patient_split_indices(len(arrays[0]), fractions=fractions, groups=groups, stratify=stratify, seed=seed)
-    return {name: [a[idx] for a in arrays] for name, idx in parts.items()}
-
-
-def _limit(index, config):
-    """At most `config.max_images` rows, drawn with the run's seed (quick runs on large folders)."""
-    if config.max_images is None or len(index) <= config.max_images:
-        return index
-    rows = np.random.default_rng(config.seed).permutation(len(index))[: config.max_images]
-    return index.subset(np.sort(rows))
-
-
-def _load_index(index, image_size, description):
-    from keras_cxr.data import load_images
-
-    return load_images(index.paths, image_size=image_size, description=description)
-
-
-def _pretext_source(config):
-    """Clean images for the pretext tasks, split 70/10/20 by patient."""
     if config.pretext_dir is None:
-        from keras_cxr.data import make_phantom_dataset
-
-        phantom = make_phantom_dataset(config.phantom_pretext_images, image_size=config.image_size,
-                                       seed=config.seed + 1)
-        images, masks, groups = phantom.images, phantom.masks, phantom.patient_ids
-        stratify = phantom.abnormal
-    else:
-        from keras_cxr.data import index_any
-
-        index = _limit(index_any(config.pretext_dir), config)
-        images = _load_index(index, config.image_size, "reading pretext images")
-        masks = None
-        groups = index.frame["patient_id"].to_numpy()
-        stratify = None
-    return images, masks, groups, stratify
+        return phantom_index(config.phantom_pretext_images, config.image_size, seed=config.seed + 1,
+                             labels="abnormal", cache_dir=config.cache_dir)
+    return limit(index_any(config.pretext_dir), config)
 
 
-def _classify_source(config):
-    """Images, binary labels (abnormal = 1), ground-truth boxes when known, and patient ids."""
+def _classify_index(config):
+    """Binary normal (0) / abnormal (1) images with ground-truth boxes (`boxes` column, at `image_size`)."""
+    from keras_cxr.data import index_any, phantom_index
+
     if config.classify_dir is None and config.classify_csv is None:
-        from keras_cxr.data import make_phantom_dataset
-
-        phantom = make_phantom_dataset(config.phantom_classify_images, image_size=config.image_size,
-                                       seed=config.seed + 2)
-        return phantom.images, phantom.abnormal.astype(np.int64), phantom.boxes, phantom.patient_ids, phantom.masks
-    from keras_cxr.data import index_any
-
+        return phantom_index(config.phantom_classify_images, config.image_size, seed=config.seed + 2,
+                             labels="abnormal", cache_dir=config.cache_dir)
     index = index_any(config.classify_csv or config.classify_dir, binary=True)
-    keep = ~np.isnan(index.labels).any(axis=1)
-    index = _limit(index.subset(keep), config)
-    labels = index.labels[:, -1].astype(np.int64) if index.labels.shape[1] else None
-    images = _load_index(index, config.image_size, "reading classification images")
-    return images, labels, _ground_truth_boxes(config, index), index.frame["patient_id"].to_numpy(), None
+    index = limit(index.subset(~np.isnan(index.labels).any(axis=1)), config)
+    index.frame["boxes"] = _ground_truth_boxes(config, index)
+    return index
 
 
 def _ground_truth_boxes(config, index):
     """VinDr-PCXR box annotations (annotations_{train,test}.csv beside the label CSVs), scaled to image_size."""
-    from keras_cxr.data import image_size_from_header, read_vindr_boxes
+    from keras_cxr.data import image_size_from_header, read_vindr_boxes, resize_boxes
 
     source = config.classify_csv or config.classify_dir
     root = source if os.path.isdir(source) else os.path.dirname(source)
@@ -191,111 +149,149 @@ def _ground_truth_boxes(config, index):
     boxes = []
     for path, image_id in zip(index.paths, index.frame["patient_id"].astype(str)):
         found = annotations.get(image_id, [])
-        if found:
-            height, width = image_size_from_header(path)
-            sx, sy = config.image_size / width, config.image_size / height
-            found = [(name, x0 * sx, y0 * sy, x1 * sx, y1 * sy) for name, x0, y0, x1, y1 in found]
-        boxes.append(found)
+        boxes.append(resize_boxes(found, image_size_from_header(path), config.image_size) if found else [])
     return boxes
 
 
 def load_data(config):
-    """Loads (or synthesizes) both datasets, optionally lung-crops them, and splits them 70/10/20 by patient.
+    """Both datasets as `DatasetIndex`es over files (the phantom is written once to the cache folder), split
+    70/10/20 by patient (stratified), optionally lung-cropped (§2.1). The images are streamed by every stage
+    through `make_dataset`; nothing holds a dataset in memory.
 
     Returns:
-        dict with "pretext" and "classify", each {"train"|"val"|"test": dict of arrays}.
+        {"pretext": {"train" | "val" | "test": DatasetIndex}, "classify": {...: DatasetIndex (binary, boxes)}}.
     """
-    pretext_images, pretext_masks, pretext_groups, pretext_strata = _pretext_source(config)
-    images, labels, boxes, groups, masks = _classify_source(config)
-    if config.lung_crop:
-        pretext_images, images, boxes = crop_lungs(config, pretext_images, pretext_masks, images, boxes, masks)
     fractions = tuple(config.split_fractions)
-    pretext = _split_arrays([pretext_images], fractions, config.seed, pretext_groups, pretext_strata)
-    box_array = np.empty(len(boxes), dtype=object)
-    box_array[:] = boxes
-    classify = _split_arrays([images, labels, box_array], fractions, config.seed, groups, labels)
-    return {
-        "pretext": {k: {"images": v[0]} for k, v in pretext.items()},
-        "classify": {k: {"images": v[0], "labels": v[1], "boxes": list(v[2])} for k, v in classify.items()},
-    }
+    data = {"pretext": split_index(_pretext_index(config), fractions, config.seed),
+            "classify": split_index(_classify_index(config), fractions, config.seed)}
+    if config.lung_crop:
+        data = crop_lungs(config, data)
+    return data
 
 
-def crop_lungs(config, pretext_images, pretext_masks, images, boxes, masks):
-    """§2.1: crops every image to the bounding box of its predicted lungs and resizes back.
+def labels_of(index):
+    """(N,) int64 binary labels of a classification split."""
+    return index.labels[:, -1].astype(np.int64)
 
-    The segmenter is `config.segmentation_model` (a saved .keras model mapping (H, W, 1) images in [0, 1]
-    to lung probabilities) or is trained here on `config.segmentation_dir` (image + mask folders, e.g.
-    JSRT/SCR) or, on the phantom, on the phantom's own lung masks. The paper's segmenter is a U-Net with an
-    Inception-V3 encoder; we train our VGG-16 Sharp U-Net with a Dice + BCE loss (same role, one builder).
-    Ground-truth boxes are mapped into the cropped frame.
-    """
+
+def boxes_of(index):
+    """Per image, the list of ground-truth boxes (empty where none)."""
+    from keras_cxr.data.phantom_source import index_arrays
+
+    return index_arrays(index, "boxes")
+
+
+def _read(config, index, rows=None):
+    """A few images of an index as an array (figures, Score-CAM): never a whole dataset."""
+    subset = index if rows is None else index.subset(np.asarray(rows, dtype=np.int64))
+    return stream(config, subset, config.image_size, shuffle=False, target=None, batch_size=max(1, len(subset)))[0][0]
+
+
+def _segmenter(config, data):
+    """The lung segmenter of §2.1: a saved model, or a VGG-16 Sharp U-Net trained with Dice + BCE on
+    `segmentation_dir` (images/ + masks/) or on the phantom's own lung masks (its pretext training split).
+    Segmentation sets are small (hundreds of images: JSRT 247, Montgomery 138), so they are read into arrays."""
     import keras
 
-    from keras_cxr.data import lung_bbox, crop_and_resize
+    from keras_cxr.data import index_segmentation_pairs, load_images
     from keras_cxr.models import create_model
 
-    size = config.image_size
     if config.segmentation_model:
-        segmenter = keras.saving.load_model(config.segmentation_model)
+        return keras.saving.load_model(config.segmentation_model)
+    size = config.image_size
+    if config.segmentation_dir:
+        pairs = index_segmentation_pairs(os.path.join(config.segmentation_dir, "images"),
+                                         [os.path.join(config.segmentation_dir, "masks")])
+    elif "mask_path" in data["pretext"]["train"].frame:
+        pairs = data["pretext"]["train"]
     else:
-        if config.segmentation_dir:
-            from keras_cxr.data import index_segmentation_pairs, load_images
+        raise ValueError("lung_crop=True needs segmentation_model, segmentation_dir, or the phantom's masks; "
+                         "pass --segmentation-dir (images/ + masks/) or --segmentation-model.")
 
-            pairs = index_segmentation_pairs(os.path.join(config.segmentation_dir, "images"),
-                                             [os.path.join(config.segmentation_dir, "masks")])
-            seg_x = load_images(pairs.paths, image_size=size, description="reading segmentation images")
-            seg_y = (load_images(pairs.frame["mask_path"].to_numpy(), image_size=size,
-                                 description="reading lung masks") > 0.5).astype("float32")
-        elif pretext_masks is not None:
-            seg_x, seg_y = pretext_images, pretext_masks
-        else:
-            raise ValueError("lung_crop=True needs segmentation_model, segmentation_dir, or the phantom's masks; "
-                             "pass --segmentation-dir (images/ + masks/) or --segmentation-model.")
+    def train():
+        x = load_images(pairs.paths, image_size=size, description="reading segmentation images")
+        y = (load_images(pairs.frame["mask_path"].to_numpy(), image_size=size, description="reading lung masks")
+             > 0.5).astype("float32")
         segmenter = create_model("vgg16_sharp_unet", input_shape=(size, size, 1),
                                  width_multiplier=config.width_multiplier, name="lung_segmenter")
         segmenter.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate),
-                          loss=keras.losses.Dice(), metrics=["binary_accuracy"])
-        segmenter.fit(seg_x, seg_y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
+                          loss=_dice_bce, metrics=["binary_accuracy"])
+        segmenter.fit(x, y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
                       validation_split=0.1, verbose=config.verbose)
-        segmenter.save(os.path.join(config.output_dir, "models", "lung_segmenter.keras"))
+        return segmenter
 
-    def crop(batch, batch_boxes=None):
-        predicted = segmenter.predict(batch, batch_size=config.pretext_batch_size, verbose=0) > 0.5
-        out, new_boxes = np.empty_like(batch), []
-        for i in range(len(batch)):
-            box = lung_bbox(predicted[i, ..., 0])
-            out[i, ..., 0] = crop_and_resize(batch[i, ..., 0], box, size)
-            if batch_boxes is not None:
-                x0, y0, x1, y1 = box
-                sx, sy = size / max(x1 - x0, 1), size / max(y1 - y0, 1)
-                new_boxes.append([(b[0], (b[1] - x0) * sx, (b[2] - y0) * sy, (b[3] - x0) * sx, (b[4] - y0) * sy)
-                                  for b in batch_boxes[i]])
-        return out, new_boxes
+    return stage(config, "lung_segmenter", train)
 
-    pretext_images, _ = crop(pretext_images)
-    images, boxes = crop(images, boxes)
-    return pretext_images, images, boxes
+
+def _dice_bce(y_true, y_pred):
+    """Dice + binary cross-entropy, the segmenter's loss (§2.1 names a U-Net; the loss is our choice)."""
+    import keras
+
+    return keras.losses.Dice()(y_true, y_pred) + keras.losses.BinaryCrossentropy()(y_true, y_pred)
+
+
+def crop_lungs(config, data):
+    """§2.1: every image cropped to the bounding box of its predicted lungs and resized back, written once as
+    16-bit PNGs under `output_dir/lung_crop/` (a resumable stage per split); boxes mapped into the crop.
+
+    Returns `data` with every index pointing at the cropped files.
+    """
+    import cv2
+
+    from keras_cxr.data import crop_and_resize, crop_boxes, lung_bbox
+
+    segmenter = _segmenter(config, data)
+    size, out = config.image_size, {}
+    for dataset, splits in data.items():
+        out[dataset] = {}
+        for split, index in splits.items():
+            folder = os.path.join(config.output_dir, "lung_crop", dataset, split)
+
+            def crop(index=index, folder=folder):
+                os.makedirs(folder, exist_ok=True)
+                frames = stream(config, index, size, shuffle=False, target=None, batch_size=config.pretext_batch_size)
+                paths, boxes, position = [], [], 0
+                for (batch,) in frames:
+                    masks = segmenter.predict(batch, verbose=0) > 0.5
+                    for image, mask in zip(batch[..., 0], masks[..., 0]):
+                        box = lung_bbox(mask)
+                        path = os.path.join(folder, f"{position:07d}.png")
+                        cv2.imwrite(path, np.round(np.clip(crop_and_resize(image, box, size), 0, 1) * 65535)
+                                    .astype(np.uint16))
+                        boxes.append([list(b) for b in crop_boxes(boxes_of(index)[position], box, size)])
+                        paths.append(path)
+                        position += 1
+                return {"paths": paths, "boxes": boxes}
+
+            done = stage(config, f"lung_crop_{dataset}_{split}", crop, kind="json")
+            cropped = index.subset(np.arange(len(index)))
+            cropped.frame["path"] = done["paths"]
+            cropped.frame["boxes"] = [[tuple(b) for b in row] for row in done["boxes"]]
+            out[dataset][split] = cropped
+    return out
 
 
 # --------------------------------------------------------------------------------------------- models
-def _callbacks(config, checkpoint_path, monitor="val_loss"):
+def _fit_best(config, model, name, train, validation, epochs, batch_monitor="val_loss"):
+    """`model.fit` with the paper's plateau schedule; returns (model with the lowest validation loss, history).
+
+    The best epoch is kept by `ModelCheckpoint` under `output_dir/backup/` and an interrupted fit restarts
+    from its last finished epoch (`BackupAndRestore`); the caller's `stage` saves the returned best model.
+    """
     import keras
 
-    return [
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=config.plateau_factor,
+    backup = os.path.join(config.output_dir, "backup", name)
+    os.makedirs(backup, exist_ok=True)
+    best = os.path.join(backup, "best.keras")
+    callbacks = [
+        keras.callbacks.ReduceLROnPlateau(monitor=batch_monitor, factor=config.plateau_factor,
                                           patience=config.plateau_patience, min_lr=config.min_learning_rate),
-        keras.callbacks.ModelCheckpoint(checkpoint_path, monitor=monitor, save_best_only=True),
-        keras.callbacks.BackupAndRestore(checkpoint_path + ".backup"),
+        keras.callbacks.ModelCheckpoint(best, monitor=batch_monitor, save_best_only=True),
+        keras.callbacks.BackupAndRestore(os.path.join(backup, "state"), delete_checkpoint=True),
     ]
-
-
-def _finished(config, path):
-    return config.resume and os.path.exists(path) and os.path.exists(path + ".done")
-
-
-def _mark_done(path):
-    with open(path + ".done", "w") as f:
-        f.write(time.strftime("%Y-%m-%d %H:%M:%S"))
+    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
+                        verbose=config.verbose).history
+    return keras.saving.load_model(best), history
 
 
 def build_pretext_model(config):
@@ -313,47 +309,55 @@ def build_pretext_model(config):
     return model
 
 
-def degrade(config, images, task, seed):
-    """Degrades each image once with a factor / kernel drawn from the paper's lists (§2.2)."""
-    from keras_cxr.data import degrade_batch
+def _pairs(config, task):
+    """The (degraded, clean) target of a pretext task: a fresh factor / kernel per image from §2.2's lists."""
+    from keras_cxr.data import DegradationTarget
 
     kind = PRETEXT_TASKS[task]
-    options = config.noise_variance_factors if kind == "noise" else config.blur_kernel_sizes
-    degraded, _ = degrade_batch(images, kind=kind, seed=seed, choices=options)
-    return degraded
+    return DegradationTarget(kind, config.noise_variance_factors if kind == "noise" else config.blur_kernel_sizes)
 
 
 def pretrain(config, data, task):
-    """Trains one pretext model (denoising or deblurring) and reports Table 2 metrics on the test split."""
-    import keras
-
+    """Trains one pretext model (denoising or deblurring) on streamed (degraded, clean) pairs; a resumable
+    stage (`models/<task>.keras`, the epoch with the lowest validation loss, §2.3.1). Reports Table 2 metrics
+    on the test split, each test image degraded once with a fixed seed."""
     from keras_cxr.metrics import haarpsi, psnr, ssim
 
-    path = os.path.join(config.output_dir, "models", f"{task}.keras")
-    splits = data["pretext"]
-    inputs = {name: degrade(config, split["images"], task, config.seed + i) for i, (name, split) in
-              enumerate(splits.items())}
-    history = None
-    if _finished(config, path):
-        model = keras.saving.load_model(path)
-    else:
+    splits, history = data["pretext"], {}
+
+    def train():
         model = build_pretext_model(config)
-        history = model.fit(inputs["train"], splits["train"]["images"],
-                            validation_data=(inputs["val"], splits["val"]["images"]),
-                            epochs=config.pretext_epochs, batch_size=config.pretext_batch_size,
-                            callbacks=_callbacks(config, path), verbose=config.verbose).history
-        model = keras.saving.load_model(path)  # best validation loss (§2.3.1)
-        _mark_done(path)
-    clean = splits["test"]["images"]
-    restored = model.predict(inputs["test"], batch_size=config.pretext_batch_size, verbose=0)
-    scores = {
-        "psnr": float(np.mean(keras.ops.convert_to_numpy(psnr(clean, restored, data_range=1.0)))),
-        "ssim": float(np.mean(keras.ops.convert_to_numpy(ssim(clean, restored, data_range=1.0)))),
-        "haarpsi": float(np.mean(keras.ops.convert_to_numpy(haarpsi(clean, restored, data_range=1.0)))),
-        "degraded_psnr": float(np.mean(keras.ops.convert_to_numpy(psnr(clean, inputs["test"], data_range=1.0)))),
-    }
-    return {"model": model, "scores": scores, "history": history,
-            "examples": {"original": clean[:3], "degraded": inputs["test"][:3], "restored": restored[:3]}}
+        pairs = dict(target=_pairs(config, task), batch_size=config.pretext_batch_size)
+        best, fit_history = _fit_best(config, model, task, stream(config, splits["train"], config.image_size,
+                                                                   seed=config.seed, **pairs),
+                                      stream(config, splits["val"], config.image_size, shuffle=False,
+                                             seed=config.seed + 1, **pairs), config.pretext_epochs)
+        history.update(fit_history)
+        return best
+
+    model = stage(config, task, train)
+    scores = {"psnr": [], "ssim": [], "haarpsi": [], "degraded_psnr": [], "degraded_ssim": []}
+    examples = None
+    test = stream(config, splits["test"], config.image_size, shuffle=False, seed=config.seed + 2,
+                  target=_pairs(config, task), batch_size=config.pretext_batch_size)
+    c = _numpy
+    for degraded, clean in test:
+        restored = model.predict_on_batch(degraded)
+        scores["psnr"] += list(c(psnr(clean, restored, data_range=1.0)))
+        scores["ssim"] += list(c(ssim(clean, restored, data_range=1.0)))
+        scores["haarpsi"] += list(c(haarpsi(clean, restored, data_range=1.0)))
+        scores["degraded_psnr"] += list(c(psnr(clean, degraded, data_range=1.0)))
+        scores["degraded_ssim"] += list(c(ssim(clean, degraded, data_range=1.0)))
+        if examples is None:
+            examples = {"original": clean[:3], "degraded": degraded[:3], "restored": c(restored)[:3]}
+    return {"model": model, "scores": {k: float(np.mean(v)) for k, v in scores.items()}, "history": history or None,
+            "examples": examples}
+
+
+def _numpy(value):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 def _to_one_hot(labels, num_classes):
@@ -361,26 +365,31 @@ def _to_one_hot(labels, num_classes):
 
 
 def _fit_classifier(config, model, data, name):
-    import keras
+    """Trains a classifier (or the A-F head) with SGD on streamed images; a resumable stage
+    (`models/<name>.keras`, the epoch with the lowest validation loss, §2.3.3)."""
+    history = {}
 
-    from keras_cxr.models import resolve_jit_compile
+    def train():
+        import keras
 
-    path = os.path.join(config.output_dir, "models", f"{name}.keras")
-    history = None
-    if _finished(config, path):
-        return keras.saving.load_model(path), None
-    model.compile(optimizer=keras.optimizers.SGD(config.classifier_learning_rate, momentum=config.classifier_momentum),
-                  loss="categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=resolve_jit_compile(config.jit_compile))
-    train, val = data["classify"]["train"], data["classify"]["val"]
-    epochs = config.ensemble_epochs if name == "A-F" else config.classifier_epochs
-    history = model.fit(train["images"], _to_one_hot(train["labels"], config.num_classes),
-                        validation_data=(val["images"], _to_one_hot(val["labels"], config.num_classes)),
-                        epochs=epochs, batch_size=config.classifier_batch_size,
-                        callbacks=_callbacks(config, path), verbose=config.verbose).history
-    model = keras.saving.load_model(path)  # lowest validation loss (§2.3.3)
-    _mark_done(path)
-    return model, history
+        from keras_cxr.models import resolve_jit_compile
+
+        model.compile(optimizer=keras.optimizers.SGD(config.classifier_learning_rate,
+                                                     momentum=config.classifier_momentum),
+                      loss="categorical_crossentropy", metrics=["accuracy"],
+                      jit_compile=resolve_jit_compile(config.jit_compile))
+        train_index, val_index = data["classify"]["train"], data["classify"]["val"]
+        epochs = config.ensemble_epochs if name == "A-F" else config.classifier_epochs
+        best, fit_history = _fit_best(
+            config, model, name,
+            stream(config, train_index, config.image_size, labels=_to_one_hot(labels_of(train_index), config.num_classes),
+                   batch_size=config.classifier_batch_size, seed=config.seed),
+            stream(config, val_index, config.image_size, labels=_to_one_hot(labels_of(val_index), config.num_classes),
+                   batch_size=config.classifier_batch_size, shuffle=False), epochs)
+        history.update(fit_history)
+        return best
+
+    return stage(config, name, train), (history or None)
 
 
 def finetune(config, data, pretext_models):
@@ -406,11 +415,13 @@ def ensemble(config, data, models):
     from keras_cxr.ensembles import average, build_attention_fuzzy_ensemble, slsqp_weights
 
     def predict(model, split):
-        return model.predict(data["classify"][split]["images"], batch_size=config.classifier_batch_size, verbose=0)
+        frames = stream(config, data["classify"][split], config.image_size, shuffle=False, target=None,
+                        batch_size=config.classifier_batch_size)
+        return model.predict(frames, verbose=0)
 
     members = ("Den-P", "Deb-P")
     probabilities = {split: {name: predict(models[name], split) for name in models} for split in ("val", "test")}
-    weights = slsqp_weights([probabilities["val"][m] for m in members], data["classify"]["val"]["labels"])
+    weights = slsqp_weights([probabilities["val"][m] for m in members], labels_of(data["classify"]["val"]))
     af_model, af_history = _fit_classifier(config, build_attention_fuzzy_ensemble([models[m] for m in members],
                                                                                   num_classes=config.num_classes),
                                            data, "A-F")
@@ -429,7 +440,7 @@ def evaluate(config, data, probabilities, models):
     from keras_cxr.stats import compare_sensitivities
 
     test = data["classify"]["test"]
-    y_true = test["labels"]
+    y_true, test_boxes = labels_of(test), boxes_of(test)
     reports, predictions = {}, {}
     for name, prob in probabilities["test"].items():
         reports[name] = classification_report(y_true, prob, threshold=config.threshold,
@@ -438,14 +449,14 @@ def evaluate(config, data, probabilities, models):
     z_tests = compare_sensitivities({name: (y_true, pred) for name, pred in predictions.items()},
                                     confidence=config.confidence, method=config.ci_method)
     abnormal = np.flatnonzero(y_true == 1)[: config.num_cam_images]
+    images = _read(config, test, abnormal)
     cams = {}
     for name in ("B", "Den-P", "Deb-P"):
-        maps = np.asarray(score_cam(models[name], test["images"][abnormal], class_index=1))
+        maps = np.asarray(score_cam(models[name], images, class_index=1))
         boxes = [[box] for box in boxes_from_maps(maps)]
-        ious = [max_iou(pred, [b[-4:] for b in test["boxes"][i]]) for pred, i in zip(boxes, abnormal)
-                if test["boxes"][i]]
+        ious = [max_iou(pred, test_boxes[i]) for pred, i in zip(boxes, abnormal) if test_boxes[i]]
         cams[name] = {"maps": maps, "boxes": boxes, "mean_iou": float(np.mean(ious)) if ious else None}
-    return {"reports": reports, "z_tests": z_tests, "cams": cams, "cam_indices": abnormal}
+    return {"reports": reports, "z_tests": z_tests, "cams": cams, "cam_indices": abnormal, "cam_images": images}
 
 
 def _table_3_row(report):
@@ -469,11 +480,8 @@ def report(config, data, pretext_results, evaluation, extras, histories):
         "slsqp_weights": extras["slsqp_weights"],
         "score_cam_mean_iou": {name: cam["mean_iou"] for name, cam in evaluation["cams"].items()},
         "classification_reports": evaluation["reports"],
-        "split_sizes": {k: {s: len(v["images"]) for s, v in data[k].items()} for k in data},
+        "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in data},
     }
-    with open(os.path.join(out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2, default=_json_default)
-
     figures = {}
     for task, result in pretext_results.items():
         figures[f"{task}_examples"] = f"figures/{task}_examples.png"
@@ -494,9 +502,8 @@ def report(config, data, pretext_results, evaluation, extras, histories):
     figures["sensitivity_z_tests"] = "figures/sensitivity_z_tests.png"
     plots.plot_sensitivity_differences(z_records, alpha=1 - config.confidence,
                                        path=os.path.join(out, figures["sensitivity_z_tests"]))
-    test = data["classify"]["test"]
-    images = test["images"][evaluation["cam_indices"]]
-    gt = [test["boxes"][i] for i in evaluation["cam_indices"]]
+    images = evaluation["cam_images"]
+    gt = [boxes_of(data["classify"]["test"])[i] for i in evaluation["cam_indices"]]
     for name, cam in evaluation["cams"].items():
         key = f"score_cam_{name}"
         figures[key] = f"figures/score_cam_{name}.png"
@@ -509,7 +516,7 @@ def report(config, data, pretext_results, evaluation, extras, histories):
             figures[key] = f"figures/{name}_training.png"
             plots.plot_training_curves(history, metrics=["loss", "accuracy"], title=f"{name} fine-tuning",
                                        path=os.path.join(out, figures[key]))
-    _write_markdown(config, metrics, figures)
+    metrics["figures"] = figures
     return metrics
 
 
@@ -521,7 +528,8 @@ def _json_default(value):
     return str(value)
 
 
-def _write_markdown(config, metrics, figures):
+def _write_markdown(config, metrics):
+    figures = metrics["figures"]
     data_note = "synthetic phantom (embedded default)" if config.pretext_dir is None else (
         f"pretext: `{config.pretext_dir}`, classification: `{config.classify_csv or config.classify_dir}`")
     lines = [
@@ -562,14 +570,8 @@ def _write_markdown(config, metrics, figures):
               f"`{metrics['score_cam_mean_iou']}`", ""]
     lines += [f"![{k}]({v})" for k, v in figures.items() if k.startswith("score_cam")]
     lines += ["", "## Training curves", ""] + [f"![{k}]({v})" for k, v in figures.items() if k.endswith("_curves")]
-    with open(os.path.join(config.output_dir, "report.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
-
-def _write_config(config):
-    from keras_cxr.recipes._cli import write_config
-
-    write_config(config, os.path.join(config.output_dir, "config.json"))
 
 def run(config=None):
     """Runs the whole study and returns its metrics (the content of `metrics.json`).
@@ -580,19 +582,10 @@ def run(config=None):
     >>> sorted(metrics["table_3"])  # doctest: +SKIP
     ['A-F', 'B', 'Deb-P', 'Den-P', 'SA', 'SLSQP-WA']
     """
-    from keras_cxr.recipes._dtype_policy import dtype_policy_scope
-
-    config = config or Config()
-    with dtype_policy_scope(config.dtype_policy):
-        return _run(config)
+    return run_recipe(config or Config(), _steps, _write_markdown)
 
 
-def _run(config):
-    import keras
-
-    os.makedirs(os.path.join(config.output_dir, "models"), exist_ok=True)
-    keras.utils.set_random_seed(config.seed)
-    _write_config(config)
+def _steps(config):
     data = load_data(config)
     pretext_results = {task: pretrain(config, data, task) for task in PRETEXT_TASKS}
     models, histories = finetune(config, data, {task: r["model"] for task, r in pretext_results.items()})

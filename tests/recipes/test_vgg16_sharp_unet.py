@@ -68,8 +68,9 @@ def test_vindr_layout_boxes_are_scaled_to_the_model_input(tmp_path):
                  columns=["image_id", "rad_id", "class_name", "x_min", "y_min", "x_max", "y_max"]
                  ).to_csv(tmp_path / "annotations_train.csv", index=False)
     config = vgg16_sharp_unet.Config.quick(classify_dir=str(tmp_path), image_size=20)
-    images, labels, boxes, groups, _ = vgg16_sharp_unet._classify_source(config)
-    assert images.shape == (6, 20, 20, 1) and labels.tolist() == [0, 1, 0, 1, 0, 1]
+    index = vgg16_sharp_unet._classify_index(config)
+    labels, boxes = vgg16_sharp_unet.labels_of(index), vgg16_sharp_unet.boxes_of(index)
+    assert len(index) == 6 and labels.tolist() == [0, 1, 0, 1, 0, 1]
     assert boxes[1] == [("Pneumonia", 4.0, 2.0, 12.0, 10.0)] and boxes[0] == []  # x * 20/50, y * 20/40
 
 
