@@ -137,6 +137,7 @@ def stage(config, name, compute, kind="keras"):
     path = stage_path(config, name, kind)
     if config.resume and os.path.exists(path):
         if kind == "keras":
+            _register_serializables()
             return keras.saving.load_model(path)
         if kind == "npz":
             with np.load(path, allow_pickle=False) as saved:
@@ -157,6 +158,18 @@ def stage(config, name, compute, kind="keras"):
             json.dump(value, f, indent=2)
     os.replace(partial, path)
     return value
+
+
+def _register_serializables():
+    """Imports every keras_cxr module that registers Keras serializables, so a fresh process that resumes
+    a run can load saved models before it has built any (found by the kill-and-rerun test)."""
+    import keras_cxr.callbacks  # noqa: F401
+    import keras_cxr.ensembles  # noqa: F401
+    import keras_cxr.layers  # noqa: F401
+    import keras_cxr.losses  # noqa: F401
+    import keras_cxr.metrics  # noqa: F401
+    import keras_cxr.models  # noqa: F401
+    import keras_cxr.optimizers  # noqa: F401
 
 
 def backup_and_restore(config, name):

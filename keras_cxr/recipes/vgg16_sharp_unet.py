@@ -190,10 +190,12 @@ def _read(config, index, rows=None):
 def _segmenter(config, data):
     """The lung segmenter of §2.1: a saved model, or a VGG-16 Sharp U-Net trained with Dice + BCE on
     `segmentation_dir` (images/ + masks/) or on the phantom's own lung masks (its pretext training split).
+    The loss, Dice + BCE (`keras_cxr.losses.DiceBCELoss`), is our choice: §2.1 names the segmenter only.
     Segmentation sets are small (hundreds of images: JSRT 247, Montgomery 138), so they are read into arrays."""
     import keras
 
     from keras_cxr.data import index_segmentation_pairs, load_images
+    from keras_cxr.losses import DiceBCELoss
     from keras_cxr.models import create_model
 
     if config.segmentation_model:
@@ -215,19 +217,12 @@ def _segmenter(config, data):
         segmenter = create_model("vgg16_sharp_unet", input_shape=(size, size, 1),
                                  width_multiplier=config.width_multiplier, name="lung_segmenter")
         segmenter.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate),
-                          loss=_dice_bce, metrics=["binary_accuracy"])
+                          loss=DiceBCELoss(), metrics=["binary_accuracy"])
         segmenter.fit(x, y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
                       validation_split=0.1, verbose=config.verbose)
         return segmenter
 
     return stage(config, "lung_segmenter", train)
-
-
-def _dice_bce(y_true, y_pred):
-    """Dice + binary cross-entropy, the segmenter's loss (§2.1 names a U-Net; the loss is our choice)."""
-    import keras
-
-    return keras.losses.Dice()(y_true, y_pred) + keras.losses.BinaryCrossentropy()(y_true, y_pred)
 
 
 def crop_lungs(config, data):
