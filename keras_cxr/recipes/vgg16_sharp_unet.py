@@ -515,14 +515,6 @@ def report(config, data, pretext_results, evaluation, extras, histories):
     return metrics
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
 def _write_markdown(config, metrics):
     figures = metrics["figures"]
     data_note = "synthetic phantom (embedded default)" if config.pretext_dir is None else (
