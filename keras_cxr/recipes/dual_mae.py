@@ -289,6 +289,7 @@ def evaluate(config, data, predictions):
     from sklearn.metrics import roc_auc_score
 
     from keras_cxr.metrics import classification_report, find_threshold
+    from keras_cxr.report import report_warnings
     from keras_cxr.stats import bootstrap_ci, delong_test
 
     names = data["class_names"]
@@ -308,11 +309,14 @@ def evaluate(config, data, predictions):
 
     results = {}
     for method, runs in predictions.items():
-        rows = []
+        rows, found = [], []
         for run in runs:
             thresholds = find_threshold(np.nan_to_num(y_val), run["val"], rule="youden")
             report = classification_report(y_test, run["test"], threshold=thresholds, class_names=names,
                                            task="multilabel")
+            found += [w for w in report_warnings(report, method) if w not in found]
+            if np.ptp(run["test"]) <= 1e-4:
+                found.insert(0, f"{method} gives every test image and class the same score: a constant predictor.")
             rows.append({"auc_per_class": {n: report["per_class"][n]["auc_roc"] for n in names},
                          "mean_auc": mean_auc(y_test, run["test"]),
                          **{m: report["macro"][m] for m in ("sensitivity", "precision", "f1")}})
@@ -326,6 +330,11 @@ def evaluate(config, data, predictions):
         ci = bootstrap_ci(mean_auc, y_test, average, n_resamples=config.bootstrap_resamples, seed=config.seed,
                           stratified=False)
         summary["mean_auc_ci95"] = (ci["low"], ci["high"])
+        if summary["mean_auc"][0] <= 0.55:
+            found.insert(0, f"{method} has mean AUC {summary['mean_auc'][0]:.3f}, at or near chance (0.5): it has "
+                            "not learned the findings.")
+        summary["warnings"] = found  # keras_cxr.report.degenerate: a class never predicted, chance AUC
+        summary["degenerate"] = bool(summary["mean_auc"][0] <= 0.55 or any("same score" in w for w in found))
         summary["seed_average_probabilities"] = average
         results[method] = summary
     if "dual_mae" in results:
@@ -408,6 +417,18 @@ def _steps(config):
     return metrics
 
 
+def _warning_lines(table):
+    """The report's warnings section: models whose numbers are not results (`keras_cxr.report.degenerate`)."""
+    found = [w for r in table.values() for w in r.get("warnings", ())]
+    if not found:
+        return []
+    degenerate = [m for m, r in table.items() if r.get("degenerate")]
+    return (["**Warnings.** " + (f"Degenerate models (constant or chance-level): {', '.join(degenerate)}; their "
+                                 "numbers below are not results. " if degenerate else "") +
+             "Train longer or tune the learning rates where a class is never predicted or ranks at chance:", ""]
+            + [f"- {w}" for w in found] + [""])
+
+
 def _write_markdown(config, metrics):
     table = metrics["table_3_4"]
     lines = ["# Dual-MAE (paper 000) — run report", "",
@@ -417,6 +438,7 @@ def _write_markdown(config, metrics):
              f"; {config.image_size} px, ViT {config.embed_dim}/{config.depth}/{config.num_heads}, seeds {list(config.seeds)}.",
              "", "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
              "## Tables 3–4: test metrics, mean ± sd over seeds (thresholds: Youden's J on validation)", "",
+             *_warning_lines(table),
              "| method | mean AUC | 95% CI (bootstrap) | paper mean AUC | sensitivity | precision | F1 |",
              "|---|---|---|---|---|---|---|"]
     for method, r in table.items():
@@ -436,6 +458,11 @@ def _write_markdown(config, metrics):
         for method, p_values in delong.items():
             cells = (f"{p_values[n]:.3f}{'*' if p_values[n] < 0.05 else ''}" if n in p_values else "—" for n in tested)
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        involved = [m for m in delong if table[m].get("degenerate")] + (["dual_mae"] if table["dual_mae"].get(
+            "degenerate") else [])
+        if involved:
+            lines += ["", f"These tests involve degenerate models ({', '.join(involved)}): their p-values compare "
+                      "predictors that learned nothing and are not evidence about the method."]
     if "table_2" in metrics:
         lines += ["", "## Table 2: mean AUC vs masking ratio (ours / paper)", ""]
         for method, row in metrics["table_2"].items():

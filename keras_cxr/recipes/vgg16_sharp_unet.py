@@ -477,6 +477,9 @@ def report(config, data, pretext_results, evaluation, extras, histories):
         "classification_reports": evaluation["reports"],
         "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in data},
     }
+    metrics.update(_degenerate(table_2, evaluation["reports"]))
+    for record in z_records:
+        record["note"] = plots.comparison_note(record["model_a"], record["model_b"], metrics["degenerate"])
     figures = {}
     for task, result in pretext_results.items():
         figures[f"{task}_examples"] = f"figures/{task}_examples.png"
@@ -515,6 +518,24 @@ def report(config, data, pretext_results, evaluation, extras, histories):
     return metrics
 
 
+def _degenerate(table_2, reports):
+    """{"warnings": sentences, "degenerate": model names}: restorations no better than their input, classifiers
+    that predict one class for every test image or rank at chance (`keras_cxr.report.degenerate`)."""
+    from keras_cxr.report import report_warnings, restoration_warnings
+
+    found, names = [], []
+    for task, scores in table_2.items():
+        sentences = restoration_warnings(task, scores["psnr"], scores["degraded_psnr"], scores["ssim"],
+                                         scores["degraded_ssim"])
+        found += sentences
+        names += [task] if sentences else []
+    for name, rep in reports.items():
+        sentences = report_warnings(rep, name)
+        found += sentences
+        names += [name] if sentences else []
+    return {"warnings": found, "degenerate": names}
+
+
 def _write_markdown(config, metrics):
     figures = metrics["figures"]
     data_note = "synthetic phantom (embedded default)" if config.pretext_dir is None else (
@@ -525,6 +546,12 @@ def _write_markdown(config, metrics):
         f"seed {config.seed}. Split sizes: `{json.dumps(metrics['split_sizes'])}`.", "",
         "Paper numbers come from Kermany + VinDr-PCXR at 224 px with full-width models; a quick or phantom run "
         "is not expected to match them, only to exercise every step.", "",
+    ]
+    if metrics.get("warnings"):
+        lines += ["## Warnings — degenerate models", "",
+                  "These models did not learn; their numbers below are not results (train longer, or tune the "
+                  "learning rates):", ""] + [f"- {w}" for w in metrics["warnings"]] + [""]
+    lines += [
         "## Table 2 — denoising / deblurring (test split)", "",
         "| task | PSNR (ours) | PSNR (paper) | SSIM (ours) | SSIM (paper) | HaarPSI (ours) | HaarPSI (paper) | "
         "PSNR of degraded input |",
@@ -549,8 +576,9 @@ def _write_markdown(config, metrics):
               "## Pairwise sensitivity Z-tests (§2.6, Eq. 9–12)", "",
               "| pair | Δ sensitivity | Δ SE | z | p | significant |", "|---|---|---|---|---|---|"]
     for r in metrics["sensitivity_z_tests"]:
+        significant = f"{r['significant']} ({r['note']})" if r.get("note") else r["significant"]
         lines.append(f"| {r['model_b']} − {r['model_a']} | {r['delta_sensitivity']:.4f} | {r['delta_se']:.4f} | "
-                     f"{r['z']:.3f} | {r['p']:.4g} | {r['significant']} |")
+                     f"{r['z']:.3f} | {r['p']:.4g} | {significant} |")
     lines += ["", f"![z tests]({figures['sensitivity_z_tests']})", "",
               "## Score-CAM (§2.4) on abnormal test images", "",
               "Mean IoU of the map's box with the best-matching ground-truth box: "
