@@ -109,7 +109,8 @@ def classifier_warnings(y_true, y_score, name, *, threshold=0.5, class_names=Non
         raise ValueError(f"task must be 'binary' or 'multilabel'; received {task!r}.")
     y_score = np.asarray(y_score, dtype=np.float64)
     if y_score.shape != y_true.shape or y_score.ndim != 2:
-        raise ValueError(f"multi-label y_true and y_score must both be (N, C); received {y_true.shape}, {y_score.shape}.")
+        raise ValueError(f"multi-label y_true and y_score must both be (N, C); received {y_true.shape}, "
+                         f"{y_score.shape}.")
     num_classes = y_score.shape[1]
     names = list(class_names) if class_names is not None else [f"class {c}" for c in range(num_classes)]
     thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (num_classes,))

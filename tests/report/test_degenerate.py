@@ -37,7 +37,8 @@ def test_chance_auc_is_reported():
     score[Y == 1] = score[Y == 0]  # the same scores for both classes: AUC 0.5
     found = classifier_warnings(Y, score, "A-F")
     assert any("AUC 0.500" in s for s in found)
-    assert classifier_warnings(Y, 1 - np.where(Y == 1, 0.8, 0.2), "A-F", threshold=0.5)[-1].startswith("A-F has AUC 0.000, below chance")
+    inverted = classifier_warnings(Y, 1 - np.where(Y == 1, 0.8, 0.2), "A-F", threshold=0.5)
+    assert inverted[-1].startswith("A-F has AUC 0.000, below chance")
 
 
 def test_multilabel_checks_each_class_and_ignores_unknown_labels():
