@@ -16,4 +16,5 @@ from keras_cxr.models.mae import MAE, DualMAE, dual_mae_vit_small, mae_vit_small
 from keras_cxr.models.gmml import GMML, gmml_vit_small
 from keras_cxr.models.unetr import unetr, unetr_vit_small
 from keras_cxr.models.resnet import load_torchvision_weights, resnet34
+from keras_cxr.models.applications import densenet121, mobilenet_v2, resnet50, vgg19, xception
 from keras_cxr.models.jit import resolve_jit_compile

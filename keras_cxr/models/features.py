@@ -43,8 +43,9 @@ def feature_levels(model):
     """
     names = _layer_names(model)
     matches = [levels for levels in FEATURE_LEVELS.values() if set(levels.values()) <= names]
-    if matches:
-        return dict(max(matches, key=len))
+    if matches:  # the most levels; among equals the deepest layers (VGG19's block3_conv4 over VGG16's conv3)
+        position = {layer.name: i for i, layer in enumerate(model.layers)}
+        return dict(max(matches, key=lambda levels: (len(levels), sum(position[n] for n in levels.values()))))
     blocks = sorted((n for n in names if re.fullmatch(r"block_\d+", n)), key=lambda n: int(n.split("_")[1]))
     if blocks:
         return {**{n: n for n in blocks}, **({"norm": "norm"} if "norm" in names else {})}
