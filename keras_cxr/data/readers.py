@@ -3,6 +3,7 @@
 import os
 import struct
 import warnings
+import zlib
 
 import numpy as np
 
@@ -77,6 +78,110 @@ def _scale_integer(array):
         maximum = 1 if array.dtype == np.bool_ else np.iinfo(array.dtype).max
         return array.astype(np.float32) / np.float32(maximum)
     return array
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SIGNIFICANT_BITS = (10, 12, 14, 16)  # the depths inferred from a 16-bit PNG's maximum (DICOM exports)
+
+
+def png_significant_bits(path):
+    """The significant bits a PNG's sBIT chunk records, as a tuple (one per channel), or None without one.
+
+    Only the chunks before the image data are walked (sBIT must precede PLTE and IDAT, PNG 1.2 §4.2.6).
+
+    Example:
+    >>> import cv2, numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.png"); _ = cv2.imwrite(path, np.zeros((9, 9), np.uint16))
+    >>> png_significant_bits(path) is None
+    True
+    """
+    with open(path, "rb") as f:
+        if f.read(8) != _PNG_SIGNATURE:
+            return None
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                return None
+            length, kind = struct.unpack(">I4s", header)
+            if kind in (b"IDAT", b"PLTE", b"IEND"):
+                return None
+            if kind == b"sBIT":
+                data = f.read(length)
+                return tuple(data) if len(data) == length and length else None
+            f.seek(length + 4, os.SEEK_CUR)  # chunk data + CRC
+
+
+def _with_png_chunk(png, kind, data):
+    """PNG bytes with one ancillary chunk inserted right after IHDR."""
+    chunk = kind + data
+    end_of_ihdr = 8 + 8 + 13 + 4
+    return (png[:end_of_ihdr] + struct.pack(">I", len(data)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+            + png[end_of_ihdr:])
+
+
+def write_png(path, image, *, significant_bits=None):
+    """Writes a (H, W) uint8 or uint16 array as a grayscale PNG, with an sBIT chunk when asked.
+
+    A 16-bit PNG written from [0, 1] floats (scaled by 65535) should say `significant_bits=16`, so that
+    `read_image` never takes a dark image for a 10-14-bit one (see `read_image`).
+
+    Args:
+        path: where to write.
+        image: (H, W) array of dtype uint8 or uint16.
+        significant_bits: written as the sBIT chunk (1 to the sample depth); None writes none.
+
+    Raises:
+        ValueError: for another dtype or shape, or significant bits outside 1 to the sample depth.
+
+    Example:
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.png")
+    >>> write_png(path, np.full((9, 9), 4095, np.uint16), significant_bits=12)
+    >>> png_significant_bits(path), float(read_image(path).max())
+    ((12,), 1.0)
+    """
+    import cv2
+
+    image = np.asarray(image)
+    if image.ndim != 2 or image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"write_png takes a (H, W) uint8 or uint16 array; received shape {image.shape}, dtype "
+                         f"{image.dtype}. Scale floats first, e.g. np.round(x * 65535).astype(np.uint16).")
+    depth = 8 * image.dtype.itemsize
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode an image of shape {image.shape} as PNG.")
+    png = encoded.tobytes()
+    if significant_bits is not None:
+        if not 1 <= int(significant_bits) <= depth:
+            raise ValueError(f"significant_bits must be between 1 and the sample depth {depth}; received "
+                             f"{significant_bits}.")
+        png = _with_png_chunk(png, b"sBIT", bytes([int(significant_bits)]))
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def _png_sixteen_bit_scale(path, array):
+    """The maximum a 16-bit PNG's samples are divided by: 2**bits - 1 for the bits they actually use.
+
+    sBIT present: its depth (largest over the color channels), unless the samples exceed it, in which case
+    the encoder has scaled them to the full range as PNG 1.2 §12.2 asks and 65535 is kept. No sBIT: the
+    smallest of 10, 12, 14, 16 bits that holds the maximum sample (alpha excluded).
+    """
+    color = array if array.ndim == 2 else array[..., : (3 if array.shape[-1] >= 3 else 1)]
+    maximum = int(color.max()) if color.size else 0
+    significant = png_significant_bits(path)
+    if significant:
+        channels = significant if len(significant) < 4 else significant[:3]
+        if len(significant) == 2:  # gray + alpha
+            channels = significant[:1]
+        bits = max(1, min(16, max(channels)))
+        if maximum <= 2**bits - 1:
+            return 2**bits - 1
+        return 65535
+    for bits in _SIGNIFICANT_BITS:
+        if maximum <= 2**bits - 1:
+            return 2**bits - 1
+    return 65535
 
 
 def _read_raster(path, kind, max_pixels):
@@ -205,7 +310,14 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
 
     The format is detected from the file's bytes, not its extension:
 
-    - PNG 8/16-bit, JPEG, TIFF, BMP: scaled by the integer type's maximum (255, 65535); palette PNGs have
+    - PNG 8/16-bit, JPEG, TIFF, BMP: scaled by the integer type's maximum (255, 65535), except 16-bit
+      PNGs whose samples use fewer bits (10, 12 or 14-bit detector values written unscaled, as DICOM
+      exports do), which are scaled by 2**bits - 1 so they read at full contrast. The bits come from the
+      PNG sBIT chunk when present (a file whose samples exceed its sBIT depth was scaled to the full range
+      by its encoder and is divided by 65535); without sBIT, from the maximum sample: the smallest of
+      10, 12, 14 and 16 bits that holds it. So a 16-bit PNG without sBIT whose brightest pixel is below
+      16384 reads brighter than its 65535 scaling would give; write such files with an sBIT of 16
+      (`write_png(..., significant_bits=16)`) to keep the 65535 scaling. Palette PNGs have
       their palette applied (so an inverted gray palette is displayed as intended); RGB/RGBA images
       stored from grayscale content become luminance (BT.601 weights), alpha is ignored. EXIF orientation
       is ignored, as radiographs are stored in acquisition orientation.
@@ -263,6 +375,8 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
         image = _read_raster(path, kind, max_pixels)
     image = np.asarray(image)
     integer = np.issubdtype(image.dtype, np.integer) or image.dtype == np.bool_
+    if kind == "png" and image.dtype == np.uint16:
+        image = image.astype(np.float32) / np.float32(_png_sixteen_bit_scale(path, image))
     image = _to_gray(path, _scale_integer(image))
     if image.ndim != 2:
         raise ImageReadError(path, f"decoded to an unexpected shape {image.shape}")

@@ -238,13 +238,13 @@ def _segmenter(config, data):
 
 def crop_lungs(config, data):
     """§2.1: every image cropped to the bounding box of its predicted lungs and resized back, written once as
-    16-bit PNGs under `output_dir/lung_crop/` (a resumable stage per split); boxes mapped into the crop.
+    16-bit PNGs (sBIT 16, `keras_cxr.data.readers.write_png`, so `read_image` keeps their 65535 scale) under
+    `output_dir/lung_crop/` (a resumable stage per split); boxes mapped into the crop.
 
     Returns `data` with every index pointing at the cropped files.
     """
-    import cv2
-
     from keras_cxr.data import crop_and_resize, crop_boxes, lung_bbox
+    from keras_cxr.data.readers import write_png
 
     segmenter = _segmenter(config, data)
     size, out = config.image_size, {}
@@ -262,8 +262,9 @@ def crop_lungs(config, data):
                     for image, mask in zip(batch[..., 0], masks[..., 0]):
                         box = lung_bbox(mask)
                         path = os.path.join(folder, f"{position:07d}.png")
-                        cv2.imwrite(path, np.round(np.clip(crop_and_resize(image, box, size), 0, 1) * 65535)
-                                    .astype(np.uint16))
+                        # sBIT 16: read_image keeps the 65535 scale even for a crop darker than 1/4.
+                        write_png(path, np.round(np.clip(crop_and_resize(image, box, size), 0, 1) * 65535)
+                                  .astype(np.uint16), significant_bits=16)
                         boxes.append([list(b) for b in crop_boxes(boxes_of(index)[position], box, size)])
                         paths.append(path)
                         position += 1

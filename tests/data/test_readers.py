@@ -7,7 +7,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from keras_cxr.data.readers import ImageReadError, read_image
+from keras_cxr.data.readers import ImageReadError, png_significant_bits, read_image, write_png
 
 ORIGINAL_M2 = "rsna_pneumonia_1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
 ORIGINAL_M1 = "rsna_pneumonia_same_pixels_header_MONOCHROME1.dcm"
@@ -81,6 +81,59 @@ def test_sixteen_bit_png_and_npy_and_tiff(tmp_path):
     rgba[..., 1] = 255
     Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
     np.testing.assert_allclose(read_image(tmp_path / "rgba.png"), 0.587, atol=2 / 255)
+
+
+def _ramp(bits, shape=(32, 32)):
+    return np.linspace(0, 2**bits - 1, shape[0] * shape[1]).round().reshape(shape).astype(np.uint16)
+
+
+@pytest.mark.parametrize("bits", [10, 12, 14])
+def test_sixteen_bit_png_with_fewer_stored_bits_reads_at_full_contrast(tmp_path, bits):
+    ramp = _ramp(bits)
+    cv2.imwrite(str(tmp_path / "no_sbit.png"), ramp)  # no sBIT chunk: the bits are inferred from the maximum
+    assert png_significant_bits(tmp_path / "no_sbit.png") is None
+    image = read_image(tmp_path / "no_sbit.png")
+    np.testing.assert_allclose(image, ramp / (2**bits - 1), atol=1e-6)
+    assert image.max() == 1.0
+    # A dark image of the same depth (max well below 2**bits - 1) keeps its sBIT-given scale.
+    dark = (ramp // 4).astype(np.uint16)
+    write_png(tmp_path / "sbit.png", dark, significant_bits=bits)
+    assert png_significant_bits(tmp_path / "sbit.png") == (bits,)
+    np.testing.assert_allclose(read_image(tmp_path / "sbit.png"), dark / (2**bits - 1), atol=1e-6)
+    # Without sBIT the same dark image is scaled by the smallest depth that holds its maximum.
+    cv2.imwrite(str(tmp_path / "dark.png"), dark)
+    inferred = next(b for b in (10, 12, 14, 16) if dark.max() <= 2**b - 1)
+    np.testing.assert_allclose(read_image(tmp_path / "dark.png"), dark / (2**inferred - 1), atol=1e-6)
+
+
+def test_sbit_honoured_and_full_range_sixteen_bit_unchanged(tmp_path):
+    ramp = _ramp(16)
+    write_png(tmp_path / "full.png", ramp)
+    np.testing.assert_allclose(read_image(tmp_path / "full.png"), ramp / 65535.0, atol=1e-6)
+    # A dark full-range image (max < 2**14) keeps the 65535 scale when its sBIT says 16.
+    dark = (ramp // 8).astype(np.uint16)
+    write_png(tmp_path / "dark16.png", dark, significant_bits=16)
+    np.testing.assert_allclose(read_image(tmp_path / "dark16.png"), dark / 65535.0, atol=1e-6)
+    # An encoder that scaled 12-bit samples to the full range (PNG 1.2 section 12.2) and wrote sBIT=12:
+    # the samples exceed 4095, so they are already full range.
+    scaled = (_ramp(12).astype(np.uint32) * 65535 // 4095).astype(np.uint16)
+    write_png(tmp_path / "scaled.png", scaled, significant_bits=12)
+    np.testing.assert_allclose(read_image(tmp_path / "scaled.png"), scaled / 65535.0, atol=1e-6)
+    # 8-bit PNGs are untouched, whatever their maximum or sBIT.
+    small = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    write_png(tmp_path / "u8.png", small, significant_bits=6)
+    np.testing.assert_allclose(read_image(tmp_path / "u8.png"), small / 255.0, atol=1e-6)
+    # A 16-bit RGB PNG holding 12-bit samples.
+    rgb = np.stack([_ramp(12)] * 3, axis=-1)
+    cv2.imwrite(str(tmp_path / "rgb12.png"), rgb)
+    np.testing.assert_allclose(read_image(tmp_path / "rgb12.png"), _ramp(12) / 4095.0, atol=1e-5)
+
+
+def test_write_png_validates():
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        write_png("x.png", np.zeros((9, 9), np.float32))
+    with pytest.raises(ValueError, match="between 1 and the sample depth 8"):
+        write_png("x.png", np.zeros((9, 9), np.uint8), significant_bits=12)
 
 
 def _png_with_size(width, height):
