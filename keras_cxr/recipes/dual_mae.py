@@ -429,6 +429,13 @@ def _warning_lines(table):
             + [f"- {w}" for w in found] + [""])
 
 
+def _mean_sd(value):
+    """'0.712 ± 0.023' for a (mean, sd) pair over seeds, '0.712' for a number."""
+    if isinstance(value, (tuple, list)):
+        return f"{value[0]:.3f} ± {value[1]:.3f}"
+    return f"{value:.3f}"
+
+
 def _write_markdown(config, metrics):
     table = metrics["table_3_4"]
     lines = ["# Dual-MAE (paper 000) — run report", "",
@@ -466,12 +473,12 @@ def _write_markdown(config, metrics):
     if "table_2" in metrics:
         lines += ["", "## Table 2: mean AUC vs masking ratio (ours / paper)", ""]
         for method, row in metrics["table_2"].items():
-            lines.append(f"- {method}: " + ", ".join(f"{k}: {v:.3f} / {PAPER_TABLE_2[method].get(round(k, 2), '—')}"
+            lines.append(f"- {method}: " + ", ".join(f"{k}: {_mean_sd(v)} / {PAPER_TABLE_2[method].get(round(k, 2), '—')}"
                                                      for k, v in row.items()))
     if "table_5_6" in metrics:
         lines += ["", "## Tables 5–6: mean AUC vs label fraction (dual-MAE paper values in brackets)", ""]
         for fraction, row in metrics["table_5_6"].items():
-            lines.append(f"- {fraction:.0%}: " + ", ".join(f"{m} {v:.3f}" for m, v in row.items()) +
+            lines.append(f"- {fraction:.0%}: " + ", ".join(f"{m} {_mean_sd(v)}" for m, v in row.items()) +
                          f" [{PAPER_TABLE_5.get(fraction, '—')}]")
     lines += ["", "## Figures", ""] + [f"![{f}](figures/{f})" for f in
                                        sorted(os.listdir(os.path.join(config.output_dir, "figures")))]

@@ -80,3 +80,17 @@ def test_mixed_bfloat16_run_trains_in_bf16_and_restores_the_global_policy(tmp_pa
     assert model.dtype_policy.name == "mixed_bfloat16" and model.encoder.get_layer("patch_embed").weights[0].dtype == "float32"
     with pytest.raises(ValueError, match="dtype_policy"):
         dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), dtype_policy="bfloat16", **TINY))
+
+
+def test_quick_run_with_both_sweeps_writes_their_tables(tmp_path):
+    """Table 2 (masking ratios) and Tables 5-6 (label fractions) set together: the report is written."""
+    config = dual_mae.Config.quick(output_dir=str(tmp_path), mask_ratio_sweep=(0.75,), label_fractions=(0.5, 1.0),
+                                   methods=("vit_scratch", "mae", "dual_mae"), **TINY)
+    metrics = dual_mae.run(config)
+    assert set(metrics["table_2"]) == {"mae", "dual_mae"}
+    assert set(metrics["table_2"]["mae"]) == {0.75}
+    assert set(metrics["table_5_6"]) == {0.5, 1.0}
+    report = (tmp_path / "report.md").read_text()
+    assert "## Table 2" in report and "## Tables 5–6" in report and " ± " in report
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(saved["table_5_6"]) == {"0.5", "1.0"}
