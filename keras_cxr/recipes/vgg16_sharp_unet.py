@@ -4,7 +4,11 @@ Reproduces Rajaraman, Liang, Xue & Antani, "Noise-induced modality-specific pret
 chest X-ray image classification", Frontiers in Artificial Intelligence 7:1419638 (2024),
 doi:10.3389/frai.2024.1419638:
 
-1. (optional, §2.1) lung segmentation → crop to the lung bounding box → resize to 224 × 224, [0, 1];
+1. (§2.1, on by default: `lung_crop=True`) lung segmentation → crop to the lung bounding box → resize to
+   224 × 224, [0, 1], for both datasets. The paper segments with a U-Net on an Inception-V3 encoder
+   (Rajaraman et al. 2023); we train a VGG-16 Sharp U-Net with Dice + BCE (`keras_cxr.losses.DiceBCELoss`,
+   our choice: §2.1 names no loss) on `segmentation_dir` (images/ + masks/, e.g. JSRT/SCR) or on the
+   phantom's lung masks, or load a saved segmenter (`segmentation_model`); `--lung-crop false` skips it;
 2. (§2.2, §2.3.1) a VGG-16 Sharp U-Net learns to remove Gaussian noise (denoising) and, separately,
    Gaussian blur (deblurring) from pediatric CXRs; SSIM loss, Adam 1e-3, plateau halving; Table 2;
 3. (§2.3.2) each trained encoder, truncated at its deepest convolution + GAP + softmax, is fine-tuned to
@@ -73,7 +77,7 @@ class Config(RecipeConfig):
     split_fractions: tuple = (0.7, 0.1, 0.2)  # §2.1, Table 1: patient-level 70/10/20
     image_size: int = 224  # §2.1
     # Lung cropping (§2.1): the paper crops with a U-Net (Inception-V3 encoder) lung segmenter.
-    lung_crop: bool = False
+    lung_crop: bool = True  # §2.1: both datasets are lung-cropped
     segmentation_dir: str | None = None  # image+mask folder to train the lung segmenter (e.g. JSRT/SCR)
     segmentation_model: str | None = None  # or a saved .keras segmenter
     segmentation_epochs: int = 30  # not stated
@@ -166,8 +170,8 @@ def _ground_truth_boxes(config, index):
 
 def load_data(config):
     """Both datasets as `DatasetIndex`es over files (the phantom is written once to the cache folder), split
-    70/10/20 by patient (stratified), optionally lung-cropped (§2.1). The images are streamed by every stage
-    through `make_dataset`; nothing holds a dataset in memory.
+    70/10/20 by patient (stratified), lung-cropped unless `lung_crop=False` (§2.1). The images are streamed
+    by every stage through `make_dataset`; nothing holds a dataset in memory.
 
     Returns:
         {"pretext": {"train" | "val" | "test": DatasetIndex}, "classify": {...: DatasetIndex (binary, boxes)}}.
@@ -199,9 +203,12 @@ def _read(config, index, rows=None):
 
 
 def _segmenter(config, data):
-    """The lung segmenter of §2.1: a saved model, or a VGG-16 Sharp U-Net trained with Dice + BCE on
-    `segmentation_dir` (images/ + masks/) or on the phantom's own lung masks (its pretext training split).
-    The loss, Dice + BCE (`keras_cxr.losses.DiceBCELoss`), is our choice: §2.1 names the segmenter only.
+    """The lung segmenter of §2.1: a saved model, or a VGG-16 Sharp U-Net trained on `segmentation_dir`
+    (images/ + masks/) or on the phantom's own lung masks (its pretext training split), Adam at
+    `pretext_learning_rate`, `segmentation_epochs` epochs, 10 % held out for validation.
+    Loss as implemented: Dice + binary cross-entropy, each weighted 1 (`keras_cxr.losses.DiceBCELoss`:
+    Keras' `Dice` plus `BinaryCrossentropy` on the sigmoid output), our choice: §2.1 names the segmenter
+    (a U-Net with an Inception-V3 encoder, Rajaraman et al. 2023) and no loss.
     Segmentation sets are small (hundreds of images: JSRT 247, Montgomery 138), so they are read into arrays."""
     import keras
 
@@ -218,8 +225,11 @@ def _segmenter(config, data):
     elif "mask_path" in data["pretext"]["train"].frame:
         pairs = data["pretext"]["train"]
     else:
-        raise ValueError("lung_crop=True needs segmentation_model, segmentation_dir, or the phantom's masks; "
-                         "pass --segmentation-dir (images/ + masks/) or --segmentation-model.")
+        raise ValueError("lung_crop=True (the default, §2.1) needs a lung segmenter: segmentation_model, "
+                         "segmentation_dir, or the phantom's masks; none was given for pretext_dir="
+                         f"{config.pretext_dir!r}. Pass --segmentation-dir (a folder with images/ + masks/, e.g. "
+                         "JSRT/SCR), --segmentation-model (a saved .keras segmenter), or --lung-crop false to "
+                         "train on uncropped images.")
 
     def train():
         x = load_images(pairs.paths, image_size=size, description="reading segmentation images")
@@ -548,6 +558,16 @@ def _degenerate(table_2, reports):
     return {"warnings": found, "degenerate": names}
 
 
+def _lung_crop_note(config):
+    if not config.lung_crop:
+        return "off (`lung_crop=False`): the models see whole images, unlike the paper"
+    source = (f"the saved segmenter `{config.segmentation_model}`" if config.segmentation_model else
+              f"a VGG-16 Sharp U-Net trained with Dice + BCE on `{config.segmentation_dir}`" if config.segmentation_dir
+              else "a VGG-16 Sharp U-Net trained with Dice + BCE on the phantom's lung masks")
+    return f"on, both datasets cropped to the predicted lungs' bounding box by {source} (the paper: a U-Net " \
+           "with an Inception-V3 encoder)"
+
+
 def _write_markdown(config, metrics):
     figures = metrics["figures"]
     data_note = "synthetic phantom (embedded default)" if config.pretext_dir is None else (
@@ -556,6 +576,7 @@ def _write_markdown(config, metrics):
         "# VGG-16 Sharp U-Net pretext learning (paper 003) — run report", "",
         f"Data: {data_note}. Image size {config.image_size}, width multiplier {config.width_multiplier}, "
         f"seed {config.seed}. Split sizes: `{json.dumps(metrics['split_sizes'])}`.", "",
+        f"Lung cropping (§2.1): {_lung_crop_note(config)}.", "",
         "Paper numbers come from Kermany + VinDr-PCXR at 224 px with full-width models; a quick or phantom run "
         "is not expected to match them, only to exercise every step.", "",
     ]

@@ -1,8 +1,10 @@
 """End-to-end smoke runs of the paper-003 recipe, tiny sizes, on the phantom and on real pediatric CXRs."""
 
+import dataclasses
 import json
 import math
 
+import pytest
 
 from keras_cxr.recipes import vgg16_sharp_unet
 
@@ -35,11 +37,27 @@ def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
 
 
 def test_quick_run_on_real_pediatric_folder(tmp_path, shared_data):
+    """Kermany images lung-cropped (the default, §2.1) by a segmenter trained on JSRT/SCR's lung masks."""
     kermany = shared_data / "kermany_pediatric_224"
     config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), pretext_dir=str(kermany),
-                                           classify_dir=str(kermany), max_images=60, **TINY)
+                                           classify_dir=str(kermany), max_images=60, segmentation_epochs=1,
+                                           segmentation_dir=str(shared_data / "jsrt_scr_segmentation"), **TINY)
+    assert config.lung_crop is True
     metrics = vgg16_sharp_unet.run(config)
     _check_output(tmp_path, metrics)
+    assert (tmp_path / "models/lung_segmenter.keras").exists()
+    assert len(list((tmp_path / "lung_crop/classify/test").glob("*.png"))) == metrics["split_sizes"]["classify"]["test"]
+
+
+def test_lung_cropping_is_the_default_and_needs_a_segmenter(tmp_path, shared_data):
+    assert vgg16_sharp_unet.Config().lung_crop is True and vgg16_sharp_unet.Config.quick().lung_crop is True
+    kermany = shared_data / "kermany_pediatric_224"
+    config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), pretext_dir=str(kermany),
+                                           classify_dir=str(kermany), max_images=20, **TINY)
+    with pytest.raises(ValueError, match="--lung-crop false"):
+        vgg16_sharp_unet.load_data(config)
+    uncropped = vgg16_sharp_unet.load_data(dataclasses.replace(config, lung_crop=False))
+    assert "lung_crop" not in str(uncropped["classify"]["train"].paths[0])
 
 
 def test_command_line_flags_map_to_config():
@@ -78,7 +96,8 @@ def test_quick_run_under_mixed_bfloat16_restores_the_global_policy(tmp_path):
     import keras
 
     config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), phantom_pretext_images=40,
-                                           phantom_classify_images=60, dtype_policy="mixed_bfloat16", **TINY)
+                                           phantom_classify_images=60, dtype_policy="mixed_bfloat16", lung_crop=False,
+                                           **TINY)
     metrics = vgg16_sharp_unet.run(config)
     _check_output(tmp_path, metrics)
     assert keras.config.dtype_policy().name == "float32"
