@@ -12,7 +12,9 @@ doi:10.3389/frai.2024.1419638:
 2. (§2.2, §2.3.1) a VGG-16 Sharp U-Net learns to remove Gaussian noise (denoising) and, separately,
    Gaussian blur (deblurring) from pediatric CXRs; SSIM loss, Adam 1e-3, plateau halving; Table 2;
 3. (§2.3.2) each trained encoder, truncated at its deepest convolution + GAP + softmax, is fine-tuned to
-   classify normal vs abnormal pediatric CXRs (Den-P, Deb-P); baseline B is ImageNet VGG-16;
+   classify normal vs abnormal pediatric CXRs (Den-P, Deb-P); baseline B is ImageNet VGG-16 (weights fetched
+   by Keras or a notop .h5 file; a run that cannot have them stops at its start and says how to supply
+   them; `--baseline-weights none` trains B from random init and the report names it "B (random init)");
 4. (§2.3.3) ensembles of Den-P and Deb-P: simple average (SA), SLSQP-weighted average (weights fitted on
    the validation split), attention-fuzzy (A-F) ensemble of the frozen members;
 5. (§2.5, §2.6) Table 3 metrics, confusion matrices (Fig. 4–5), metric bars (Fig. 6), pairwise
@@ -98,7 +100,7 @@ class Config(RecipeConfig):
     classifier_momentum: float = 0.9  # not stated
     classifier_epochs: int = 64  # not stated
     classifier_batch_size: int = 16  # not stated
-    baseline_weights: str | None = "imagenet"  # §2.3.2: ImageNet VGG-16; falls back to None offline
+    baseline_weights: str | None = "imagenet"  # §2.3.2: ImageNet VGG-16; a notop .h5 path; "none": random init
     ensemble_epochs: int = 32  # not stated (A-F head)
     threshold: float = 0.5  # §2.5.2
     confidence: float = 0.95  # §2.6: 95% CI, two-tailed, alpha 0.05
@@ -123,7 +125,7 @@ class Config(RecipeConfig):
             output_dir="runs/vgg16_sharp_unet_quick", phantom_pretext_images=400, phantom_classify_images=240,
             image_size=64, width_multiplier=0.125, pretext_epochs=20, pretext_learning_rate=2e-3, pretext_batch_size=16,
             classifier_epochs=4, classifier_batch_size=16, ensemble_epochs=3, classifier_learning_rate=1e-2,
-            baseline_weights=None, segmentation_epochs=2, num_cam_images=4, verbose=2,
+            baseline_weights="none", segmentation_epochs=2, num_cam_images=4, verbose=2,
             jit_compile="false",  # tiny models, few steps: XLA compiling costs more than it saves
         )
         values.update(overrides)
@@ -409,15 +411,66 @@ def _fit_classifier(config, model, data, name):
     return stage(config, name, train), (history or None)
 
 
+def baseline_weights(config):
+    """Baseline B's initialization (§2.3.2), validated before anything trains.
+
+    Returns "imagenet" (keras.applications' VGG-16 "notop" file, fetched or read from Keras' cache), the
+    path of such a file, or None for random initialization (`baseline_weights` None, "none" or "random";
+    the report then names the model "B (random init)"). There is no silent fallback: weights that cannot be
+    had raise, naming how to supply them.
+
+    Raises:
+        ValueError: ImageNet weights asked for at `width_multiplier` != 1 (none exist there), or a path that
+            does not exist.
+        OSError: the ImageNet weights cannot be fetched (offline): the message names the file, where to put
+            it, `--baseline-weights PATH` and `--baseline-weights none`.
+    """
+    weights = config.baseline_weights
+    if weights is None or str(weights).strip().lower() in ("none", "random", ""):
+        return None
+    fix = ("Pass --baseline-weights none (baseline_weights='none') to train B from random initialization; the "
+           "report then names it 'B (random init)'.")
+    if float(config.width_multiplier) != 1.0:
+        raise ValueError(f"baseline_weights={weights!r} needs width_multiplier=1.0 (ImageNet VGG-16 weights exist "
+                         f"only at full width); received width_multiplier={config.width_multiplier}. {fix}")
+    if weights != "imagenet" and not os.path.isfile(weights):
+        raise ValueError(f"baseline_weights={weights!r} is neither 'imagenet', 'none' nor an existing file. Pass the "
+                         f"path of keras.applications' vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5. {fix}")
+    return weights
+
+
+def baseline_name(config):
+    """"B" for the ImageNet baseline of §2.3.2, "B (random init)" when it starts from random weights."""
+    return "B" if baseline_weights(config) else "B (random init)"
+
+
+def _check_baseline_weights(config):
+    """Fails at the start of a run, not after the pretext training, when B's ImageNet weights are missing."""
+    from keras_cxr.models import vgg16
+    from keras_cxr.recipes.base import stage_path
+
+    weights = baseline_weights(config)
+    if weights is None or (config.resume and os.path.exists(stage_path(config, "B"))):
+        return
+    try:
+        vgg16((32, 32, 1), weights=weights, name="baseline_weights_check")
+    except OSError as error:
+        raise OSError(f"Baseline B (§2.3.2) needs ImageNet VGG-16 weights: {error} Then rerun with "
+                      "--baseline-weights <path to the .h5 file> (or keep 'imagenet' once the file is in Keras' "
+                      "cache). To train B from random initialization instead, pass --baseline-weights none; the "
+                      "report then names it 'B (random init)'.") from error
+
+
 def finetune(config, data, pretext_models):
-    """§2.3.2: Den-P, Deb-P from the pretext encoders and the ImageNet baseline B, each fine-tuned."""
-    from keras_cxr.models import encoder_classifier, vgg16_imagenet_classifier
+    """§2.3.2: Den-P, Deb-P from the pretext encoders and the baseline B (ImageNet VGG-16, or random init
+    when `baseline_weights` is "none"), each fine-tuned."""
+    from keras_cxr.models import encoder_classifier, vgg16
 
     size = config.image_size
     candidates = {
-        "B": lambda: vgg16_imagenet_classifier((size, size, 1), num_classes=config.num_classes,
-                                               weights=config.baseline_weights,
-                                               width_multiplier=config.width_multiplier),
+        "B": lambda: vgg16((size, size, 1), num_classes=config.num_classes, head_activation="softmax",
+                           weights=baseline_weights(config), width_multiplier=config.width_multiplier,
+                           name="vgg16_classifier"),
         "Den-P": lambda: encoder_classifier(pretext_models["denoising"], num_classes=config.num_classes, name="den_p"),
         "Deb-P": lambda: encoder_classifier(pretext_models["deblurring"], num_classes=config.num_classes, name="deb_p"),
     }
@@ -498,6 +551,7 @@ def report(config, data, pretext_results, evaluation, extras, histories):
         "score_cam_mean_iou": {name: cam["mean_iou"] for name, cam in evaluation["cams"].items()},
         "classification_reports": evaluation["reports"],
         "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in data},
+        "baseline": {"name": baseline_name(config), "weights": baseline_weights(config)},
     }
     metrics.update(_degenerate(table_2, evaluation["reports"]))
     for record in z_records:
@@ -570,6 +624,10 @@ def _lung_crop_note(config):
 
 def _write_markdown(config, metrics):
     figures = metrics["figures"]
+
+    def label(name):  # "B (random init)" when B was not ImageNet-initialized
+        return metrics["baseline"]["name"] if name == "B" else name
+
     data_note = "synthetic phantom (embedded default)" if config.pretext_dir is None else (
         f"pretext: `{config.pretext_dir}`, classification: `{config.classify_csv or config.classify_dir}`")
     lines = [
@@ -598,19 +656,25 @@ def _write_markdown(config, metrics):
               f"| ![]({figures['denoising_examples']}) | ![]({figures['deblurring_examples']}) |", "",
               "## Table 3 — classification (test split, threshold 0.5); each cell: ours / paper", "",
               "| model | " + " | ".join(TABLE_3_METRICS) + " |", "|---" * (len(TABLE_3_METRICS) + 1) + "|"]
+    random_baseline = not metrics["baseline"]["weights"]
     for name, ours in metrics["table_3"].items():
         paper = PAPER_TABLE_3[name]
-        lines.append(f"| {name} | " + " | ".join(f"{ours[m]:.4f} / {paper[m]:.4f}" for m in TABLE_3_METRICS) + " |")
+        cells = (f"{ours[m]:.4f} / " + ("—" if name == "B" and random_baseline else f"{paper[m]:.4f}")
+                 for m in TABLE_3_METRICS)
+        lines.append(f"| {label(name)} | " + " | ".join(cells) + " |")
+    if random_baseline:
+        lines += ["", "B (random init) is VGG-16 trained from random initialization (`--baseline-weights none`), "
+                  "not the paper's ImageNet-pretrained B, so no paper numbers stand beside it."]
     lines += ["", f"SLSQP weights (fitted on the validation split): `{metrics['slsqp_weights']}`", "",
               f"![metric bars]({figures['metric_bars']})", "",
-              "| " + " | ".join(f"confusion {n}" for n in metrics["table_3"]) + " |",
+              "| " + " | ".join(f"confusion {label(n)}" for n in metrics["table_3"]) + " |",
               "|---" * len(metrics["table_3"]) + "|",
               "| " + " | ".join(f"![]({figures['confusion_' + n]})" for n in metrics["table_3"]) + " |", "",
               "## Pairwise sensitivity Z-tests (§2.6, Eq. 9–12)", "",
               "| pair | Δ sensitivity | Δ SE | z | p | significant |", "|---|---|---|---|---|---|"]
     for r in metrics["sensitivity_z_tests"]:
         significant = f"{r['significant']} ({r['note']})" if r.get("note") else r["significant"]
-        lines.append(f"| {r['model_b']} − {r['model_a']} | {r['delta_sensitivity']:.4f} | {r['delta_se']:.4f} | "
+        lines.append(f"| {label(r['model_b'])} − {label(r['model_a'])} | {r['delta_sensitivity']:.4f} | {r['delta_se']:.4f} | "
                      f"{r['z']:.3f} | {r['p']:.4g} | {significant} |")
     lines += ["", f"![z tests]({figures['sensitivity_z_tests']})", "",
               "## Score-CAM (§2.4) on abnormal test images", "",
@@ -634,6 +698,7 @@ def run(config=None):
 
 
 def _steps(config):
+    _check_baseline_weights(config)
     data = load_data(config)
     pretext_results = {task: pretrain(config, data, task) for task in PRETEXT_TASKS}
     models, histories = finetune(config, data, {task: r["model"] for task, r in pretext_results.items()})

@@ -25,7 +25,11 @@ def _check_output(folder, metrics):
     assert len(metrics["sensitivity_z_tests"]) == 15  # all pairs of six models
     config = json.loads((folder / "config.json").read_text())
     assert config["_environment"]["keras_backend"] in ("tensorflow", "torch", "jax")
-    assert "| A-F |" in (folder / "report.md").read_text()
+    report = (folder / "report.md").read_text()
+    assert "| A-F |" in report
+    if not config["baseline_weights"] or config["baseline_weights"] == "none":
+        assert metrics["baseline"] == {"name": "B (random init)", "weights": None}
+        assert "| B (random init) |" in report and "| B |" not in report
 
 
 def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
@@ -104,3 +108,28 @@ def test_quick_run_under_mixed_bfloat16_restores_the_global_policy(tmp_path):
     model = keras.saving.load_model(tmp_path / "models/denoising.keras")
     conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
     assert conv.dtype_policy.name == "mixed_bfloat16" and conv.kernel.dtype == "float32"
+
+
+def test_baseline_weights_never_fall_back_to_random_silently(tmp_path, monkeypatch):
+    import keras
+
+    assert vgg16_sharp_unet.Config().baseline_weights == "imagenet"
+    for value in (None, "none", "None", "random"):
+        config = vgg16_sharp_unet.Config.quick(baseline_weights=value)
+        assert vgg16_sharp_unet.baseline_weights(config) is None
+        assert vgg16_sharp_unet.baseline_name(config) == "B (random init)"
+    with pytest.raises(ValueError, match="width_multiplier=1.0.*--baseline-weights none"):
+        vgg16_sharp_unet.baseline_weights(vgg16_sharp_unet.Config.quick(baseline_weights="imagenet"))
+    with pytest.raises(ValueError, match="existing file.*--baseline-weights none"):
+        vgg16_sharp_unet.baseline_weights(vgg16_sharp_unet.Config(baseline_weights=str(tmp_path / "no.h5")))
+    config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), baseline_weights="imagenet",
+                                           **{**TINY, "width_multiplier": 1.0})
+    assert vgg16_sharp_unet.baseline_name(config) == "B"
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(keras.applications, "VGG16", offline)
+    with pytest.raises(OSError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5.*--baseline-weights none"):
+        vgg16_sharp_unet.run(config)  # at the start: nothing trained
+    assert not (tmp_path / "models").exists() or not list((tmp_path / "models").iterdir())
