@@ -1,4 +1,5 @@
-"""Attention-fuzzy (A-F) ensemble of frozen classifiers (paper 003, §2.3.3)."""
+"""Attention-fuzzy (A-F) ensemble of frozen classifiers (paper 003, §2.3.3, Eq. 3; our reading of Eq. 3 and
+its alternative are in `build_attention_fuzzy_ensemble`)."""
 
 import keras
 
@@ -27,6 +28,23 @@ def build_attention_fuzzy_ensemble(members, *, num_classes=2, feature_layers=Non
     features are concatenated and fed to `keras_cxr.layers.AttentionFuzzyHead`. Only the head trains.
     The returned functional model holds its members, so it saves to and loads from one `.keras` file.
 
+    Our reading of Eq. 3. The equation is garbled in the text we have; its legend says "α_i are the
+    attention weights applied to the logits, f_i(x), from each model, combined and passed through a softmax",
+    while the method prose says the attention is "a trainable dense layer [that] assigns weights to the
+    concatenated feature" of the members' GAP layers, and "a custom layer multiplies the logits by a
+    trainable fuzziness parameter before applying a Softmax". We follow the prose (`AttentionFuzzyHead`):
+    ``a = softmax(W_a f + b_a)`` over the concatenated GAP features f (length F), ``g = F · (a ⊙ f)``,
+    ``z = W_c g + b_c``, ``p = softmax(φ z)`` with a learnable scalar fuzziness φ.
+    The other reading, closer to the legend, puts one weight per member on the members' own logits:
+    ``p = softmax(φ · Σ_i α_i z_i(x))`` with ``α = softmax(w)`` (or computed from the features), i.e. a
+    learned, input-dependent weighted average of Den-P's and Deb-P's logits with a temperature. It has
+    only a handful of parameters (it cannot learn new feature combinations) and at α = (1/2, 1/2), φ = 1 it
+    is the logit average; this function does not build it.
+    The factor F in ``g`` is ours, not the paper's: a softmax over F features averages 1/F per feature, so
+    without it the attended features would be F times smaller than f (1/1024 for two 512-feature VGG-16
+    members) and the head would start from near-zero logits; multiplying by F undoes this 1/F scaling, so
+    uniform attention passes f unchanged.
+
     Args:
         members: sequence of Keras classifiers sharing one input shape.
         num_classes: classes of the ensemble's softmax output.
@@ -52,7 +70,8 @@ def build_attention_fuzzy_ensemble(members, *, num_classes=2, feature_layers=Non
     (None, 2)
 
     Reference:
-        Rajaraman et al., Frontiers in AI 2024, doi:10.3389/frai.2024.1419638, §2.3.3.
+        Rajaraman et al., Frontiers in AI 2024, doi:10.3389/frai.2024.1419638, §2.3.3, Eq. 3;
+        Ieracitano et al., 2022 (the learnable fuzzy combination the paper cites).
     """
     members = list(members)
     if not members:

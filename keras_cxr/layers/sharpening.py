@@ -19,6 +19,15 @@ class SharpeningConv2D(keras.layers.Layer):
 
     The kernel is symmetric, so cross-correlation (what Keras computes) equals convolution.
 
+    Which kernel: paper 003 (§2.3.1) states [[0, -1, 0], [-1, 5, -1], [0, -1, 0]] and we use it. Zunair &
+    Hamza's released Sharp U-Net (github.com/hasibzunair/sharp-unets, `demo.ipynb`, `get_kernel()`)
+    defines three kernels and builds its sharp blocks from the second, commented "used in paper":
+    [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]] (frozen `DepthwiseConv2D`). The two differ in kind: ours sums
+    to 1 (the feature map plus its 4-neighbour Laplacian: flat regions pass unchanged, edges are boosted),
+    theirs sums to 0 (the 8-neighbour Laplacian alone: flat regions become 0 and only edges reach the
+    decoder). A user reproducing Zunair & Hamza rather than paper 003 needs the second kernel, which this
+    layer does not offer.
+
     Args:
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
@@ -39,7 +48,7 @@ class SharpeningConv2D(keras.layers.Layer):
     Reference:
         Zunair & Hamza, "Sharp U-Net: Depthwise convolutional network for biomedical image
         segmentation", Computers in Biology and Medicine 136:104699 (2021), doi:10.1016/j.compbiomed.2021.104699;
-        Rajaraman et al., Frontiers in AI 2024, doi:10.3389/frai.2024.1419638, §2.3.1 (the kernel).
+        Rajaraman et al., Frontiers in AI 2024, doi:10.3389/frai.2024.1419638, §2.3.1 (the kernel we use).
     """
 
     def __init__(self, **kwargs):
