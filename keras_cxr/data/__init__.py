@@ -13,7 +13,8 @@ from keras_cxr.data.layouts import (CHEXPERT_CLASSES, NIH_CXR14_CLASSES, PEDICXR
                                     index_any, index_chexpert, index_covidx, index_folder, index_kermany,
                                     index_labels_csv, index_nih_cxr14, index_segmentation_pairs, index_unlabeled,
                                     index_vindr_pcxr, kermany_patient_id, read_mask, read_vindr_boxes,
-                                    image_size_from_header)
+                                    image_size_from_header, split_sources, find_segmentation_folders,
+                                    index_segmentation)
 from keras_cxr.data.layouts import LAYOUTS, Layout, detect_layout, register_layout, unregister_layout
 from keras_cxr.data.sources import index_sources
 from keras_cxr.data.splits import label_fraction_subsets, patient_split, patient_split_indices
@@ -21,3 +22,5 @@ from keras_cxr.data.augment import (MAEPretrainAugmentation, mae_pretrain_augmen
                                     randaugment)
 from keras_cxr.data.pipeline import CXRDataset, make_dataset, preprocess_to_cache
 from keras_cxr.data.phantom_source import cache_root, phantom_folder, phantom_index
+from keras_cxr.data.label_tasks import (CLASSIFICATION_TASKS, canonical_label, canonical_labels,
+                                        phantom_canonical_labels, task_index)

@@ -100,3 +100,44 @@ def plot_activation_maps(images, maps, boxes=None, gt_boxes=None, titles=None, t
     if title:
         fig.suptitle(title)
     return finish(fig, path)
+
+
+def plot_mask_outlines(images, true_masks, predicted, title=None, path=None, cell_size=2.5, threshold=0.5):
+    """Outlines of true (green) and predicted (yellow) masks on the images, one column per model (paper 001
+    Fig. 3: yellow = prediction, green = ground truth).
+
+    Args:
+        images: (N, H, W[, 1]) images in [0, 1].
+        true_masks: (N, H, W[, 1]) 0/1 masks.
+        predicted: {model name: (N, H, W[, 1]) probabilities or 0/1 masks}.
+        threshold: probability above which a pixel is foreground.
+        title, path, cell_size: as `plot_image_grid`.
+
+    Returns:
+        The matplotlib `Figure` (rows = images, columns = models).
+
+    Example:
+    >>> import numpy as np
+    >>> mask = np.zeros((1, 16, 16)); mask[0, 4:12, 4:12] = 1
+    >>> fig = plot_mask_outlines(np.zeros((1, 16, 16)), mask, {"unetr": mask})
+    >>> len(fig.axes)
+    1
+    """
+    if not predicted:
+        raise ValueError("predicted must hold at least one model's masks.")
+    n, names = len(images), list(predicted)
+    fig = new_figure(cell_size * len(names), cell_size * n + (0.4 if title else 0))
+    for row in range(n):
+        truth = _as_2d(true_masks[row])
+        for col, name in enumerate(names):
+            ax = fig.add_subplot(n, len(names), row * len(names) + col + 1)
+            ax.imshow(_as_2d(images[row]), cmap="gray", vmin=0, vmax=1)
+            for mask, color in ((truth, "lime"), (_as_2d(predicted[name][row]), "yellow")):
+                if mask.max() > threshold > mask.min():
+                    ax.contour(mask, levels=[threshold], colors=color, linewidths=1.2)
+            ax.set_axis_off()
+            if row == 0:
+                ax.set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return finish(fig, path)

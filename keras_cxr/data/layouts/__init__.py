@@ -17,7 +17,8 @@ from keras_cxr.data.layouts.labels_csv import index_labels_csv
 from keras_cxr.data.layouts.vindr_pcxr import (PEDICXR_6_CLASSES, PEDICXR_RARE_FINDINGS, index_vindr_pcxr,
                                                read_vindr_boxes)
 from keras_cxr.data.layouts.chexpert import CHEXPERT_CLASSES, index_chexpert
-from keras_cxr.data.layouts.covidx import COVIDX_CLASS_SETS, index_covidx
-from keras_cxr.data.layouts.segmentation import index_segmentation_pairs, read_mask
+from keras_cxr.data.layouts.covidx import COVIDX_CLASS_SETS, index_covidx, split_sources
+from keras_cxr.data.layouts.segmentation import (find_segmentation_folders, index_segmentation,
+                                                 index_segmentation_pairs, read_mask)
 from keras_cxr.data.layouts.detect import LAYOUTS, detect_layout, index_any, register_layout, unregister_layout
 from keras_cxr.data.readers import image_size_from_header

@@ -62,6 +62,28 @@ def index_covidx(root, split_file="train.txt", image_dir=None, class_names=None,
     return DatasetIndex(frame, names, "multiclass")
 
 
+def split_sources(index, sources):
+    """(kept, held out): rows of a COVIDx index whose `source` column is not / is one of `sources`
+    (case-insensitive; paper 001 §4.1 holds COHEN and ACTMED out of pretraining and fine-tuning). After
+    `index_sources` / `DatasetIndex.concat` a source reads "folder/cohen": its last part is matched.
+
+    Example:
+    >>> import pandas as pd
+    >>> from keras_cxr.data.index import DatasetIndex
+    >>> frame = pd.DataFrame({"path": ["a", "b"], "patient_id": ["1", "2"], "age": [1.0, 2.0], "sex": ["", ""],
+    ...                       "view": ["", ""], "split": ["", ""], "positive": [1.0, 0.0], "source": ["cohen", "rsna"]})
+    >>> kept, held_out = split_sources(DatasetIndex(frame, ["positive"]), ["COHEN", "actmed"])
+    >>> len(kept), len(held_out)
+    (1, 1)
+    """
+    if "source" not in index.frame.columns:
+        raise ValueError("split_sources needs a `source` column (COVIDx split files carry one); this index has "
+                         f"columns {list(index.frame.columns)}.")
+    wanted = {str(s).strip().lower() for s in sources}
+    held = index.frame["source"].astype(str).str.split("/").str[-1].str.strip().str.lower().isin(wanted).to_numpy()
+    return index.subset(~held), index.subset(held)
+
+
 def detect(path):
     """True for a folder holding train.txt, or any .txt file."""
     if os.path.isfile(path):

@@ -143,3 +143,54 @@ def read_mask(mask_path):
     if len(shapes) > 1:
         raise DatasetLayoutError(f"Masks to merge differ in size {sorted(shapes)}: {parts}.")
     return np.logical_or.reduce(arrays).astype(np.float32)
+
+
+# Published segmentation layouts: (image folder candidates, mask folder sets), searched in order under the root
+# (and one level down, e.g. MontgomerySet/).
+_IMAGE_FOLDERS = ("CXR_png", "images", "image", "img", "All247images", "imgs")
+_MASK_FOLDER_SETS = (
+    ("ManualMask/leftMask", "ManualMask/rightMask"),  # Montgomery County (NLM): left + right lung masks
+    ("masks/left lung", "masks/right lung"),  # JSRT / SCR (van Ginneken et al. 2006), per-lung folders
+    ("mask",),  # Shenzhen lung masks (Stirenko et al. 2018; Kaggle mirror: CXR_png + mask, *_mask.png)
+    ("masks",),  # the shared JSRT/SCR folder, generic image + mask folders
+    ("lung_masks",),
+)
+
+
+def find_segmentation_folders(root):
+    """(image folder, [mask folders]) of a published lung-segmentation layout under `root`, or None.
+
+    Recognised: Montgomery (`CXR_png/` + `ManualMask/leftMask/` + `ManualMask/rightMask/`, merged), JSRT/SCR
+    (`images/` + `masks/left lung/` + `masks/right lung/`, or one `masks/` folder), Shenzhen (`CXR_png/` +
+    `mask/`, `*_mask.png`), and generic `images/` + `masks/` folders, at the root or one folder below it
+    (`MontgomerySet/`, `ChinaSet_AllFiles/`).
+    """
+    root = os.fspath(root)
+    candidates = [root] + sorted(os.path.join(root, d) for d in (os.listdir(root) if os.path.isdir(root) else ())
+                                 if os.path.isdir(os.path.join(root, d)))
+    for base in candidates:
+        images = next((os.path.join(base, d) for d in _IMAGE_FOLDERS if os.path.isdir(os.path.join(base, d))), None)
+        if images is None:
+            continue
+        for mask_set in _MASK_FOLDER_SETS:
+            folders = [os.path.join(base, *m.split("/")) for m in mask_set]
+            if all(os.path.isdir(f) for f in folders):
+                return images, folders
+    return None
+
+
+def index_segmentation(root, require_all=False):
+    """Lung-segmentation pairs of a published layout (`find_segmentation_folders`): images with their masks,
+    several mask folders merged by union; images without a mask are dropped unless `require_all`.
+
+    Raises:
+        DatasetLayoutError: naming the folder and the layouts looked for, when none is found.
+    """
+    found = find_segmentation_folders(root)
+    if found is None:
+        raise DatasetLayoutError(
+            f"No lung-segmentation layout in '{root}': expected an image folder ({', '.join(_IMAGE_FOLDERS)}) beside "
+            f"mask folders ({'; '.join(' + '.join(s) for s in _MASK_FOLDER_SETS)}), at the top or one folder down "
+            "(Montgomery: MontgomerySet/CXR_png + ManualMask/leftMask + rightMask; Shenzhen: CXR_png + mask).")
+    images, masks = found
+    return index_segmentation_pairs(images, masks, require_all=require_all)

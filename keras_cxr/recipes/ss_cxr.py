@@ -1,0 +1,692 @@
+"""SS-CXR (paper 001): GMML pretraining of ViT-S on unlabeled CXRs → classification across data shifts → UNETR.
+
+Reproduces Anwar et al., "SS-CXR: Multitask Representation Learning using Self Supervised Pre-training from
+Chest X-Rays" (Children's National / University of Surrey):
+
+1. (§3.1, Eq. 1–2, Algorithm 1) pretrain a ViT-S/16 as a group-masked autoencoder (`keras_cxr.models.GMML`):
+   70 % of the image replaced by noise or 35 % by blocks of another CXR, a light decoder (FC 2048 → 2048 →
+   256, transposed conv), L1 on the corrupted pixels only;
+2. (§3.2, §4.2) fine-tune encoder + linear head on the class token at 256 × 256 (position table recomputed
+   for the larger grid: our ViT's sin-cos positions need no interpolation), AdamW wd 0.05, lr 5e-4,
+   100 epochs, for five tasks (covid vs non-covid, healthy vs pathology, pneumonia vs healthy, pneumonia vs
+   covid, healthy/pneumonia/covid; `keras_cxr.data.CLASSIFICATION_TASKS`) and three strategies: ViT-S from
+   scratch, SS-CXR (our GMML), SS-IN (GMML on ImageNet, only when `imagenet_weights` is given);
+3. (§4.2.1–4.2.2, Tables 1–4) test every fine-tuned model on any number of named test sets (the same
+   sites, unseen sites COHEN & ACTMED held out of pretraining and fine-tuning, pediatric data): TPR, FPR,
+   FNR, AUC-PR, AUC-ROC per class and accuracy, with bootstrap CIs; ROC / PR curves; attention heat maps
+   (Fig. 4: the class token's attention in the last block and attention rollout);
+4. (§4.3, Table 5, Fig. 3) UNETR (ViT-S taps 3/6/9 + final norm, feature size 16) for lung segmentation
+   from scratch and from the GMML encoder, Dice + BCE, AdamW wd 1e-5, lr 5e-4, 400 epochs, 256 × 256;
+   IoU, Dice, HD95 and predicted vs true outlines.
+
+Paper numbers: Table 1 covid vs non-covid accuracy (same sites / unseen / pediatric): ViT-S 89.25 / 71.53 /
+68.42, SS-CXR 98.25 / 74.24 / 94.73; Table 5 Montgomery: UNETR Dice 0.9227, IoU 0.8566, HD95 16.70; UNETR +
+SS-CXR Dice 0.9561, IoU 0.9160, HD95 9.73. Hardware: the paper pretrains on the 31k COVIDx CXR-3 images
+(GPU-days); `Config.quick()` runs every stage on the phantom in minutes on a CPU.
+
+Choices where the paper is silent (the field's usual ones, stated per field in `Config`): GMML pretraining
+schedule (100 epochs, lr 5e-4, wd 0.05, batch 64, 10 warmup epochs + cosine; augmentation = random resized
+crop 0.5–1 + flip, as paper 000 does for CXRs), pretraining size 224; DeiT's fine-tuning defaults (batch 64,
+5 warmup epochs + cosine, label smoothing 0.1, stochastic depth 0.1, RandAugment m9; DeiT's mixup / cutmix /
+random erasing / repeated augmentation are left out: they are tuned for ImageNet's 1.28 M images); the last
+epoch's model is evaluated (DeiT, no early stopping); the validation split (10 % of the fine-tuning data,
+patient level) only calibrates nothing and is reported; UNETR batch 8, no augmentation. Phantom stand-ins
+for pneumonia and COVID-19: `keras_cxr.data.phantom_canonical_labels`.
+"""
+
+import dataclasses
+import json
+import os
+import warnings
+
+import numpy as np
+
+from keras_cxr.recipes.base import (RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream,
+                                    warmup_cosine_adamw)
+
+STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
+TASKS = ("covid_vs_noncovid", "healthy_vs_pathology", "pneumonia_vs_healthy", "pneumonia_vs_covid",
+         "healthy_pneumonia_covid")
+PAPER_TABLES = {  # accuracy (%) per test paradigm, Tables 1–4
+    "covid_vs_noncovid": {"vit_scratch": {"same sites": 89.25, "unseen": 71.53, "pediatric": 68.42},
+                          "ss_in": {"same sites": 98.25, "unseen": 69.81, "pediatric": 59.26},
+                          "ss_cxr": {"same sites": 98.25, "unseen": 74.24, "pediatric": 94.73}},
+    "healthy_vs_pathology": {"vit_scratch": {"same sites": 94.50, "unseen": 61.51, "pediatric": 68.42},
+                             "ss_in": {"same sites": 96.25, "unseen": 58.08, "pediatric": 64.02},
+                             "ss_cxr": {"same sites": 97.00, "unseen": 61.08, "pediatric": 97.36}},
+    "pneumonia_vs_covid": {"vit_scratch": {"same sites": 96.0}, "ss_in": {"same sites": 98.30},
+                           "ss_cxr": {"same sites": 99.67}},
+    "pneumonia_vs_healthy": {"vit_scratch": {"same sites": 96.0}, "ss_in": {"same sites": 98.0},
+                             "ss_cxr": {"same sites": 98.0}},
+    "healthy_pneumonia_covid": {"vit_scratch": {"same sites": 92.50}, "ss_in": {"same sites": 96.0},
+                                "ss_cxr": {"same sites": 96.0}},
+}
+PAPER_TABLE_5 = {"unetr_scratch": {"iou": 0.8566, "dice": 0.9227, "hd95": 16.70},
+                 "unetr_ss_in": {"iou": 0.8963, "dice": 0.9453, "hd95": 9.07},
+                 "unetr_ss_cxr": {"iou": 0.9160, "dice": 0.9561, "hd95": 9.73}}
+SAME_SITES = "test"  # the name of the held-out split of the fine-tuning data (Table 1's "RSNA & RICORD")
+
+
+@dataclasses.dataclass
+class Config(RecipeConfig):
+    """Settings of the study; defaults are the paper's, with their source (the shared ones: `RecipeConfig`)."""
+
+    output_dir: str = "runs/ss_cxr"
+    # data (§4.1)
+    pretrain_dir: tuple = ()  # §4.1: COVIDx CXR-3 without labels (any folders; COHEN/ACTMED rows dropped)
+    classify_dir: str | None = None  # §4.1: COVIDx CXR-3 (train.txt / test.txt), Kermany, or a labels.csv folder
+    label_column: str | None = None  # labels.csv folders: the categorical column (default "label")
+    test_dir: tuple = ()  # §4.2: extra test sets as NAME=PATH (repeat: unseen=A unseen=B pediatric=C)
+    exclude_sources: tuple = ("cohen", "actmed")  # §4.1: held out of pretraining and fine-tuning → "unseen"
+    segmentation_dir: str | None = None  # §4.3: Shenzhen + Belarus (any lung-mask layout)
+    segmentation_test_dir: str | None = None  # §4.3: Montgomery (else 20 % of segmentation_dir)
+    imagenet_weights: str | None = None  # SS-IN: a GMML ImageNet checkpoint as a keras_cxr ViT/GMML .keras/.weights.h5
+    phantom_pretrain_images: int = 2000  # not in the paper: adult phantom stand-in
+    phantom_classify_images: int = 1000  # not in the paper: adult phantom, labelled
+    phantom_pediatric_images: int = 300  # not in the paper: the shifted (pediatric) test set
+    phantom_segmentation_images: int = 300  # not in the paper: phantom lung masks
+    tasks: tuple = TASKS  # §4.2, Tables 1–4
+    strategies: tuple = STRATEGIES  # §4.2 (ss_in only with imagenet_weights)
+    # ViT-S/16 (§4.2: embedding 384, 22 M parameters)
+    patch_size: int = 16
+    embed_dim: int = 384
+    depth: int = 12
+    num_heads: int = 6
+    mlp_dim: int = 1536
+    # GMML pretraining (§3.1)
+    pretrain_image_size: int = 224  # not stated: GMML's (and ViT-S/16's) 224
+    resize_to: int = 256  # not stated: load size before the random resized crop
+    crop_scale: tuple = (0.5, 1.0)  # not stated: paper 000's CXR crop scale
+    noise_ratio: float = 0.7  # §3.1: 70 % of the image replaced by noise
+    replace_ratio: float = 0.35  # §3.1: 35 % replaced by another CXR
+    decoder_dim: int = 2048  # §3.1
+    bottleneck_dim: int = 256  # §3.1
+    pretrain_epochs: int = 100  # not stated
+    pretrain_batch_size: int = 64  # not stated
+    pretrain_lr: float = 5e-4  # not stated: the fine-tuning lr of §4.2
+    pretrain_warmup_epochs: int = 10  # not stated
+    pretrain_weight_decay: float = 0.05  # not stated: §4.2's
+    # classification fine-tuning (§4.2; DeiT where silent)
+    image_size: int = 256  # §4.2
+    finetune_lr: float = 5e-4  # §4.2
+    weight_decay: float = 0.05  # §4.2
+    finetune_epochs: int = 100  # §4.2
+    finetune_batch_size: int = 64  # not stated: DeiT's per-GPU batch
+    finetune_warmup_epochs: int = 5  # not stated: DeiT
+    label_smoothing: float = 0.1  # not stated: DeiT
+    drop_path_rate: float = 0.1  # not stated: DeiT-S
+    randaugment_magnitude: int = 9  # not stated: DeiT's rand-m9
+    validation_fraction: float = 0.1  # not stated: patient-level share of the fine-tuning data
+    test_fraction: float = 0.2  # folders without an official test split: patient-level share held out
+    bootstrap_resamples: int = 1000  # not in the paper: 95 % CIs
+    num_attention_images: int = 4  # Fig. 4
+    # UNETR lung segmentation (§4.3)
+    segmentation_image_size: int = 256  # §4.3
+    feature_size: int = 16  # §4.3 / MONAI default
+    segmentation_lr: float = 5e-4  # §4.3
+    segmentation_weight_decay: float = 1e-5  # §4.3
+    segmentation_epochs: int = 400  # §4.3
+    segmentation_batch_size: int = 8  # not stated
+    segmentation_strategies: tuple = ("unetr_scratch", "unetr_ss_in", "unetr_ss_cxr")  # Table 5
+
+    @classmethod
+    def quick(cls, **overrides):
+        """Minutes on a 2-core CPU: phantom, 64 px, a 4-block ViT, a few epochs, every stage and task."""
+        values = dict(output_dir="runs/ss_cxr_quick", phantom_pretrain_images=300, phantom_classify_images=400,
+                      phantom_pediatric_images=120, phantom_segmentation_images=120, embed_dim=64, depth=4,
+                      num_heads=2, mlp_dim=128, pretrain_image_size=64, resize_to=72, image_size=64,
+                      decoder_dim=128, bottleneck_dim=64, pretrain_epochs=4, pretrain_batch_size=32,
+                      pretrain_lr=1e-3, pretrain_warmup_epochs=1, finetune_epochs=4, finetune_batch_size=32,
+                      finetune_lr=1e-3, finetune_warmup_epochs=1, segmentation_image_size=64, feature_size=8,
+                      segmentation_epochs=4, segmentation_batch_size=16, segmentation_lr=2e-3,
+                      bootstrap_resamples=200, verbose=2, jit_compile="false")
+        values.update(overrides)
+        return cls(**values)
+
+
+# ------------------------------------------------------------------------------------------- data
+def _dirs(value):
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def _labelled_index(config, path):
+    """A labelled folder: labels.csv folders by `label_column` (default "label"), else its published layout."""
+    from keras_cxr.data import index_any, index_labels_csv
+
+    if os.path.isfile(os.path.join(path, "labels.csv")):
+        return index_labels_csv(path, label_column=config.label_column or "label")
+    return index_any(path)
+
+
+def _drop_sources(config, index):
+    """(kept, held out) by `exclude_sources` where the index records a data source (COVIDx)."""
+    from keras_cxr.data import split_sources
+
+    if "source" not in index.frame.columns or not config.exclude_sources:
+        return index, None
+    kept, held = split_sources(index, config.exclude_sources)
+    return kept, (held if len(held) else None)
+
+
+def _named_test_dirs(config):
+    """{name: [paths]} from NAME=PATH entries (a bare PATH is named after its folder)."""
+    named = {}
+    for entry in _dirs(config.test_dir):
+        name, _, path = entry.partition("=") if "=" in entry else (os.path.basename(os.path.normpath(entry)), "", entry)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"--test-dir {entry!r}: {path!r} does not exist. Pass NAME=PATH with an existing "
+                                    "dataset folder (e.g. --test-dir pediatric=/data/pediatric_cxr).")
+        named.setdefault(name.strip(), []).append(path)
+    return named
+
+
+def _canonical(index):
+    from keras_cxr.data import canonical_labels, phantom_canonical_labels
+
+    return phantom_canonical_labels(index) if index.task == "multilabel" and "consolidation" in index.class_names \
+        else canonical_labels(index)
+
+
+def load_data(config):
+    """Pretraining images, the labelled fine-tuning splits and every named test set, as `DatasetIndex`es.
+
+    Phantom by default: adult phantom images for pretraining (age 18–90), an adult labelled phantom split
+    patient-level into train / val / test ("test" = the same distribution), a pediatric phantom (age 0–18)
+    as the shifted test set, and phantom lung masks for segmentation. Real folders: `pretrain_dir` (rows of
+    `exclude_sources` dropped), `classify_dir` (a COVIDx folder uses its official test.txt and holds its
+    excluded sources out as the "unseen" test set; other folders are split patient-level), `test_dir`
+    NAME=PATH sets, `segmentation_dir` / `segmentation_test_dir` (Montgomery, Shenzhen, JSRT/SCR, images + masks).
+
+    Returns:
+        {"pretrain": DatasetIndex, "classify": {"train" | "val": DatasetIndex}, "tests": {name: DatasetIndex},
+         "segmentation": {"train" | "test": DatasetIndex}, "notes": [str]} — labelled indexes carry their own
+        classes; `task_index` maps them to each task's classes later.
+    """
+    from keras_cxr.data import DatasetIndex, index_covidx, index_segmentation, index_sources, phantom_index
+
+    notes = []
+    dirs = _dirs(config.pretrain_dir)
+    if dirs:
+        pretrain, held = _drop_sources(config, index_sources(dirs, view_filter="frontal"))
+        if held is not None:
+            notes.append(f"pretraining: {len(held)} images of the held-out sources {list(config.exclude_sources)} "
+                         "left out (§4.1)")
+    else:
+        pretrain = phantom_index(config.phantom_pretrain_images, config.resize_to, seed=config.seed + 10,
+                                 age_range=(18.0, 90.0), cache_dir=config.cache_dir)
+    pretrain = limit(pretrain, config)
+
+    tests = {}
+    fractions = ((1 - config.test_fraction) * (1 - config.validation_fraction),
+                 (1 - config.test_fraction) * config.validation_fraction, config.test_fraction)
+    if config.classify_dir is None:
+        labelled = phantom_index(config.phantom_classify_images, config.image_size, seed=config.seed + 20,
+                                 age_range=(18.0, 90.0), cache_dir=config.cache_dir)
+        splits = split_index(labelled, fractions, config.seed)
+        tests[SAME_SITES] = splits.pop("test")
+        tests["pediatric"] = phantom_index(config.phantom_pediatric_images, config.image_size, seed=config.seed + 30,
+                                           age_range=(0.0, 18.0), cache_dir=config.cache_dir)
+        notes.append("phantom: fine-tuning on adult phantom images, 'pediatric' = phantom aged 0–18 (shifted data)")
+    else:
+        path = config.classify_dir
+        covidx = os.path.isfile(os.path.join(path, "train.txt")) and os.path.isfile(os.path.join(path, "test.txt"))
+        labelled = index_covidx(path) if covidx else _labelled_index(config, path)
+        labelled, held = _drop_sources(config, labelled)
+        labelled = limit(labelled, config)
+        if covidx:  # §4.1: the official 400-image test split (RSNA & RICORD)
+            official, held_test = _drop_sources(config, index_covidx(path, "test.txt"))
+            tests[SAME_SITES] = official
+            parts = [h for h in (held, held_test) if h is not None]
+            held = (parts[0] if len(parts) == 1 else DatasetIndex.concat(parts)) if parts else None
+            splits = split_index(labelled, (1 - config.validation_fraction, config.validation_fraction), config.seed,
+                                 names=("train", "val"))
+            notes.append("COVIDx: official test.txt as the same-sites test set")
+        else:
+            splits = split_index(labelled, fractions, config.seed)
+            tests[SAME_SITES] = splits.pop("test")
+            notes.append(f"{path}: patient-level {config.test_fraction:.0%} held out as the same-distribution test set")
+        if held is not None:
+            tests["unseen"] = held
+            notes.append(f"sources {list(config.exclude_sources)}: {len(held)} images held out as the 'unseen' test set")
+    for name, paths in _named_test_dirs(config).items():
+        parts = [limit(_labelled_index(config, p), config) for p in paths]
+        tests[name] = parts[0] if len(parts) == 1 else DatasetIndex.concat(parts)
+
+    if config.segmentation_dir:
+        pairs = index_segmentation(config.segmentation_dir)
+        if config.segmentation_test_dir:
+            segmentation = {"train": pairs, "test": index_segmentation(config.segmentation_test_dir)}
+        else:
+            segmentation = split_index(pairs, (1 - config.test_fraction, config.test_fraction), config.seed,
+                                       names=("train", "test"), stratify=False)
+    else:
+        masks = phantom_index(config.phantom_segmentation_images, config.segmentation_image_size,
+                              seed=config.seed + 40, age_range=(18.0, 90.0), cache_dir=config.cache_dir)
+        segmentation = split_index(masks, (0.8, 0.2), config.seed, names=("train", "test"), stratify=False)
+    return {"pretrain": pretrain, "classify": splits, "tests": tests, "segmentation": segmentation, "notes": notes}
+
+
+# ------------------------------------------------------------------------------------------- models
+def _vit_kwargs(config):
+    return dict(patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
+                num_heads=config.num_heads, mlp_dim=config.mlp_dim)
+
+
+def pretrain(config, data):
+    """GMML pretraining (§3.1) on the unlabeled images, streamed; a resumable stage (`models/gmml.keras`).
+
+    Returns (model, history or None when loaded)."""
+    history = {}
+
+    def train():
+        from keras_cxr.data import MAEPretrainAugmentation
+        from keras_cxr.models import create_model, resolve_jit_compile
+
+        model = create_model("gmml_vit_small", input_shape=(config.pretrain_image_size, config.pretrain_image_size, 1),
+                             seed=config.seed, noise_ratio=config.noise_ratio, replace_ratio=config.replace_ratio,
+                             decoder_dim=config.decoder_dim, bottleneck_dim=config.bottleneck_dim, **_vit_kwargs(config))
+        dataset = stream(config, data["pretrain"], config.pretrain_image_size, batch_size=config.pretrain_batch_size,
+                         augment=MAEPretrainAugmentation(config.pretrain_image_size, config.resize_to, config.crop_scale),
+                         normalize="imagenet", target=None, seed=config.seed, drop_remainder=True)
+        if len(dataset) == 0:
+            raise ValueError(f"pretrain_batch_size={config.pretrain_batch_size} exceeds the {len(data['pretrain'])} "
+                             "pretraining images; lower it.")
+        model(dataset[0][0][:1])  # build before BackupAndRestore
+        model.compile(optimizer=warmup_cosine_adamw(config.pretrain_lr, len(dataset), config.pretrain_epochs,
+                                                    config.pretrain_warmup_epochs, config.pretrain_weight_decay),
+                      jit_compile=resolve_jit_compile(config.jit_compile))
+        history.update(model.fit(dataset, epochs=config.pretrain_epochs, callbacks=[backup_and_restore(config, "gmml")],
+                                 verbose=config.verbose).history)
+        return model
+
+    model = stage(config, "gmml", train)
+    return model, (history or None)
+
+
+def _imagenet_gmml(config):
+    """SS-IN's encoder: the user's GMML ImageNet checkpoint, or None (the report says why)."""
+    if not config.imagenet_weights:
+        return None
+    if not os.path.exists(config.imagenet_weights):
+        raise FileNotFoundError(f"--imagenet-weights {config.imagenet_weights!r} does not exist; pass a keras_cxr "
+                                "ViT-S or GMML .keras / .weights.h5 file (GMML's ImageNet-1K ViT-S).")
+    return config.imagenet_weights
+
+
+def strategies(config):
+    """The fine-tuning strategies run, and the reasons for those left out."""
+    run, left_out = [], {}
+    for strategy in config.strategies:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {strategy!r}; strategies: {STRATEGIES}.")
+        if strategy == "ss_in" and _imagenet_gmml(config) is None:
+            left_out[strategy] = ("no ImageNet GMML weights were given (--imagenet-weights PATH); SS-IN is left out "
+                                  "rather than trained from a random 'pretrained' model")
+            continue
+        run.append(strategy)
+    return run, left_out
+
+
+def build_classifier(config, strategy, gmml, num_classes):
+    """ViT-S + linear softmax head on the class token (§3.2) at `image_size`, from scratch or initialized
+    from the GMML encoder (SS-CXR) or the ImageNet checkpoint (SS-IN)."""
+    from keras_cxr.models import create_model
+
+    weights = {"vit_scratch": None, "ss_cxr": gmml, "ss_in": _imagenet_gmml(config)}[strategy]
+    return create_model("vit_small", input_shape=(config.image_size, config.image_size, 1), num_classes=num_classes,
+                        head_activation="softmax", weights=weights, drop_path_rate=config.drop_path_rate,
+                        **_vit_kwargs(config))
+
+
+def finetune(config, data, task, strategy, gmml):
+    """Fine-tunes one classifier (§4.2) on `task`; a resumable stage whose result holds the validation and
+    every test set's probabilities and labels, the loss history and the attention maps of Fig. 4
+    (`results/finetune_<task>_<strategy>.npz`)."""
+    from keras_cxr.data import CLASSIFICATION_TASKS, task_index
+
+    name = f"finetune_{task}_{strategy}"
+    class_names = list(CLASSIFICATION_TASKS[task][0])
+
+    def indexes():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # rows outside the task: counted in the report instead
+            found = {}
+            for split, index in (*data["classify"].items(), *data["tests"].items()):
+                try:
+                    found[split] = task_index(index, task, _canonical(index), name=split)
+                except ValueError as error:
+                    if "no image belongs" not in str(error):
+                        raise
+                    continue  # the test set has no image of this task's classes: no column in its table
+        return found
+
+    def train():
+        import keras
+
+        from keras_cxr.data import randaugment
+        from keras_cxr.explain import attention_rollout, class_token_attention
+        from keras_cxr.models import resolve_jit_compile
+
+        keras.utils.set_random_seed(config.seed)
+        sets = indexes()
+        train_index = sets["train"]
+        model = build_classifier(config, strategy, gmml, len(class_names))
+        dataset = stream(config, train_index, config.image_size, labels=train_index.labels,
+                         batch_size=min(config.finetune_batch_size, len(train_index)), seed=config.seed,
+                         batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet")
+        model.compile(optimizer=warmup_cosine_adamw(config.finetune_lr, len(dataset), config.finetune_epochs,
+                                                    config.finetune_warmup_epochs, config.weight_decay),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                      jit_compile=resolve_jit_compile(config.jit_compile))
+        history = model.fit(dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
+                            verbose=config.verbose).history
+        result = {"loss": np.asarray(history["loss"])}
+        for split, index in sets.items():
+            if split == "train":
+                continue
+            frames = stream(config, index, config.image_size, shuffle=False, normalize="imagenet", target=None,
+                            batch_size=64)
+            result[f"{split}__probabilities"] = model.predict(frames, verbose=0)
+            result[f"{split}__labels"] = index.labels
+        shown = sets[SAME_SITES] if SAME_SITES in sets else sets["val"]
+        images = stream(config, shown.subset(np.arange(min(config.num_attention_images, len(shown)))),
+                        config.image_size, shuffle=False, target=None, batch_size=config.num_attention_images)[0][0]
+        from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+
+        standardized = (images - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD
+        result.update(attention_images=images, attention_last=class_token_attention(model, standardized),
+                      attention_rollout=attention_rollout(model, standardized))
+        return result
+
+    saved = stage(config, name, train, kind="npz")
+    splits = sorted({k.split("__")[0] for k in saved if "__" in k})
+    return {"class_names": class_names, "loss": saved["loss"].tolist(),
+            "sets": {s: {"probabilities": saved[f"{s}__probabilities"], "labels": saved[f"{s}__labels"]}
+                     for s in splits},
+            "attention": {k: saved[k] for k in ("attention_images", "attention_last", "attention_rollout")}}
+
+
+def segment(config, data, strategy, gmml):
+    """Trains UNETR for lung segmentation (§4.3) from scratch or from a GMML encoder; a resumable stage saved
+    as `models/<strategy>.keras` (`unetr_scratch`, `unetr_ss_cxr`, `unetr_ss_in`). Segmentation sets are
+    small (hundreds of images: Montgomery 138, Shenzhen + Belarus 663), so they are read into arrays."""
+
+    def train():
+        import keras
+
+        from keras_cxr.losses import DiceBCELoss
+        from keras_cxr.models import create_model, resolve_jit_compile
+        from keras_cxr.optimizers import AdamW
+
+        keras.utils.set_random_seed(config.seed)
+        x, y = _segmentation_arrays(config, data["segmentation"]["train"])
+        weights = {"unetr_scratch": None, "unetr_ss_cxr": gmml, "unetr_ss_in": _imagenet_gmml(config)}[strategy]
+        depth = config.depth
+        model = create_model("unetr_vit_small", input_shape=x.shape[1:], weights=weights, name=strategy,
+                             feature_size=config.feature_size, taps=(depth // 4, depth // 2, 3 * depth // 4),
+                             **_vit_kwargs(config))
+        model.compile(optimizer=AdamW(config.segmentation_lr, weight_decay=config.segmentation_weight_decay),
+                      loss=DiceBCELoss(), jit_compile=resolve_jit_compile(config.jit_compile))
+        model.fit(x, y, batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs,
+                  callbacks=[backup_and_restore(config, strategy)], verbose=config.verbose)
+        return model
+
+    return stage(config, strategy, train)
+
+
+def _segmentation_arrays(config, index):
+    """(images standardized as in pretraining, 0/1 masks), both (N, S, S, 1) float32."""
+    from keras_cxr.data import load_images, read_mask, resize
+    from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+
+    size = config.segmentation_image_size
+    x = load_images(index.paths, image_size=size, description="reading segmentation images",
+                    progress=bool(config.verbose))
+    y = np.stack([resize(read_mask(p), size) > 0.5 for p in index.mask_paths]).astype("float32")[..., None]
+    return ((x - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD).astype("float32"), y
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+def evaluate_classifier(config, result, name):
+    """Tables 1–4 for one fine-tuned model: per test set TPR, FPR, FNR, AUC-PR, AUC-ROC per class, accuracy,
+    bootstrap 95 % CIs of accuracy and macro AUC-ROC, and warnings for degenerate predictions."""
+    from sklearn.metrics import roc_auc_score
+
+    from keras_cxr.metrics import classification_report
+    from keras_cxr.stats import bootstrap_ci
+
+    class_names = result["class_names"]
+    table = {}
+    for split, found in result["sets"].items():
+        y, p = found["labels"], found["probabilities"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a class absent from a test set: NaN, stated in the table
+            report = classification_report(y, p, class_names=class_names, task="multiclass")
+        truth = np.argmax(y, axis=1)
+        row = {"num_images": int(len(y)), "class_counts": {c: int((truth == i).sum()) for i, c in enumerate(class_names)},
+               "accuracy": report["overall"]["accuracy"],
+               "per_class": {c: {"tpr": m["sensitivity"], "fpr": m["fpr"], "fnr": m["fnr"], "auc_pr": m["auc_pr"],
+                                 "auc_roc": m["auc_roc"]} for c, m in report["per_class"].items()},
+               "confusion_matrix": report["confusion_matrix"]}
+        present = [i for i in range(len(class_names)) if 0 < (truth == i).sum() < len(truth)]
+
+        def macro_auc(t, s):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return float(np.mean([roc_auc_score(t == i, s[:, i]) for i in present]))
+
+        def accuracy(t, s):
+            return float(np.mean(np.argmax(s, axis=1) == t))
+
+        row["accuracy_ci95"] = _ci(bootstrap_ci(accuracy, truth, p, n_resamples=config.bootstrap_resamples,
+                                                seed=config.seed))
+        if present:
+            row["macro_auc_roc"] = macro_auc(truth, p)
+            row["macro_auc_roc_ci95"] = _ci(bootstrap_ci(macro_auc, truth, p, n_resamples=config.bootstrap_resamples,
+                                                         seed=config.seed))
+        row["warnings"] = [] if split == "val" else _warnings(report, p, row.get("macro_auc_roc"), f"{name} on {split}")
+        table[split] = row
+    return table
+
+
+def _warnings(report, probabilities, macro_auc, name, min_auc=0.55):
+    """Why a multi-class report is not a result: constant scores, classes never predicted, chance-level AUC
+    (the multi-class counterpart of `keras_cxr.report.report_warnings`)."""
+    if np.ptp(probabilities) <= 1e-4:
+        return [f"{name}: every image gets the same scores (a constant predictor)."]
+    found = []
+    never = [c for c, m in report["per_class"].items() if m["tp"] + m["fp"] == 0]
+    if never:
+        found.append(f"{name}: never predicts {', '.join(repr(c) for c in never)} (argmax); its per-class rates are "
+                     "those of a classifier that ignores those classes.")
+    if macro_auc is not None and np.isfinite(macro_auc) and macro_auc <= min_auc:
+        found.append(f"{name}: macro AUC-ROC {macro_auc:.3f}, at or below chance level ({min_auc}).")
+    return found
+
+
+def _ci(found):
+    return (float(found["low"]), float(found["high"]))
+
+
+def evaluate_segmentation(config, model, index):
+    """Table 5: Dice, IoU (Jaccard), HD95 (pixels of the segmentation size) per test image, mean ± sd;
+    returns (summary, images, true masks, predicted masks)."""
+    from keras_cxr.metrics import dice, hausdorff_distance, iou
+
+    x, y = _segmentation_arrays(config, index)
+    predicted = model.predict(x, batch_size=config.segmentation_batch_size, verbose=0)
+    scores = {"dice": dice(y, predicted), "iou": iou(y, predicted),
+              "hd95": hausdorff_distance(y[..., 0], predicted[..., 0], percentile=95)}
+    summary = {k: (float(np.nanmean(v)), float(np.nanstd(v))) for k, v in scores.items()}
+    summary["num_images"] = int(len(x))
+    return summary, x, y, predicted
+
+
+# ------------------------------------------------------------------------------------------- figures
+def _reconstruction_figure(config, model, index, path):
+    """Corrupted / reconstructed / original (Fig. 2) for a few pretraining images."""
+    import keras
+
+    from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+    from keras_cxr.report import plot_image_grid
+
+    images = stream(config, index.subset(np.arange(min(4, len(index)))), config.pretrain_image_size, shuffle=False,
+                    target=None, batch_size=4)[0][0]
+    out = model((images - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD)
+    columns = {k: np.clip(keras.ops.convert_to_numpy(out[k]) * IMAGENET_GRAY_STD + IMAGENET_GRAY_MEAN, 0, 1)
+               for k in ("corrupted", "reconstruction")}
+    plot_image_grid({"corrupted": columns["corrupted"], "reconstructed": columns["reconstruction"], "original": images},
+                    path=path)
+
+
+def _figures(config, task, strategy, result):
+    from keras_cxr.report import plot_activation_maps, plot_pr_curves, plot_roc_curves
+
+    folder = os.path.join(config.output_dir, "figures")
+    for split, found in result["sets"].items():
+        if split == "val":
+            continue
+        truth = np.argmax(found["labels"], axis=1)
+        if len(set(truth.tolist())) < 2:
+            continue
+        title = f"{task} · {strategy} · {split}"
+        plot_roc_curves(truth, found["probabilities"], result["class_names"], title=f"ROC {title}",
+                        path=os.path.join(folder, f"roc_{task}_{strategy}_{split}.png"))
+        plot_pr_curves(truth, found["probabilities"], result["class_names"], title=f"PR {title}",
+                       path=os.path.join(folder, f"pr_{task}_{strategy}_{split}.png"))
+    attention = result["attention"]
+    for kind in ("last", "rollout"):
+        plot_activation_maps(attention["attention_images"], attention[f"attention_{kind}"],
+                             title=f"{task} · {strategy}: {'class-token attention, last block' if kind == 'last' else 'attention rollout'}",
+                             path=os.path.join(folder, f"attention_{kind}_{task}_{strategy}.png"))
+
+
+# ------------------------------------------------------------------------------------------- run
+def run(config=None):
+    """Runs pretraining, fine-tuning, segmentation and evaluation; writes the output folder; returns the metrics.
+
+    Example:
+    >>> from keras_cxr.recipes import ss_cxr
+    >>> metrics = ss_cxr.run(ss_cxr.Config.quick(output_dir="/tmp/ss_cxr"))  # doctest: +SKIP
+    """
+    return run_recipe(config or Config(), _steps, _write_markdown)
+
+
+def _steps(config):
+    from keras_cxr.report import plot_mask_outlines, plot_training_curves
+
+    data = load_data(config)
+    figures = os.path.join(config.output_dir, "figures")
+    gmml, history = (pretrain(config, data) if "ss_cxr" in config.strategies or "unetr_ss_cxr" in
+                     config.segmentation_strategies else (None, None))
+    if gmml is not None:
+        _reconstruction_figure(config, gmml, data["pretrain"], os.path.join(figures, "gmml_reconstruction.png"))
+        if history:
+            plot_training_curves(history, metrics=["loss"], title="GMML pretraining (masked L1)",
+                                 path=os.path.join(figures, "pretrain_gmml.png"))
+    run_strategies, left_out = strategies(config)
+    classification = {}
+    for task in config.tasks:
+        classification[task] = {}
+        for strategy in run_strategies:
+            result = finetune(config, data, task, strategy, gmml)
+            classification[task][strategy] = evaluate_classifier(config, result, f"{strategy} ({task})")
+            _figures(config, task, strategy, result)
+            plot_training_curves({"loss": result["loss"]}, metrics=["loss"], title=f"fine-tuning {task} · {strategy}",
+                                 path=os.path.join(figures, f"finetune_{task}_{strategy}.png"))
+    segmentation, outlines = {}, {}
+    for strategy in config.segmentation_strategies:
+        if strategy == "unetr_ss_in" and _imagenet_gmml(config) is None:
+            left_out[strategy] = left_out.get("ss_in", "no ImageNet GMML weights were given (--imagenet-weights)")
+            continue
+        model = segment(config, data, strategy, gmml)
+        segmentation[strategy], x, y, predicted = evaluate_segmentation(config, model, data["segmentation"]["test"])
+        outlines[strategy] = predicted[:4]
+    if outlines:
+        plot_mask_outlines(_unstandardize(x[:4]), y[:4], outlines, title="lung outlines: truth (green), prediction",
+                           path=os.path.join(figures, "segmentation_outlines.png"))
+    return {"classification": classification, "segmentation": segmentation, "left_out": left_out,
+            "notes": data["notes"],
+            "sizes": {"pretrain": len(data["pretrain"]), **{f"classify_{k}": len(v) for k, v in data["classify"].items()},
+                      **{f"test_{k}": len(v) for k, v in data["tests"].items()},
+                      **{f"segmentation_{k}": len(v) for k, v in data["segmentation"].items()}}}
+
+
+def _unstandardize(x):
+    from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
+
+    return np.clip(x * IMAGENET_GRAY_STD + IMAGENET_GRAY_MEAN, 0, 1)
+
+
+def _fmt(value, digits=3):
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _write_markdown(config, metrics):
+    lines = ["# SS-CXR (paper 001) — run report", "",
+             "Data: " + ("synthetic phantom (adult pretraining and fine-tuning, pediatric shifted test set)"
+                         if config.classify_dir is None else
+                         f"pretraining `{list(_dirs(config.pretrain_dir)) or 'phantom'}`, fine-tuning `{config.classify_dir}`") +
+             f"; ViT {config.embed_dim}/{config.depth}/{config.num_heads}, pretraining {config.pretrain_image_size} px, "
+             f"fine-tuning {config.image_size} px, seed {config.seed}.", "",
+             "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", ""]
+    lines += [f"- {note}" for note in metrics["notes"]] + [""]
+    lines += ["Sizes: " + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items()), ""]
+    if metrics["left_out"]:
+        lines += ["**Left out:**", ""] + [f"- {k}: {v}" for k, v in metrics["left_out"].items()] + [""]
+    found = [w for task in metrics["classification"].values() for table in task.values() for row in table.values()
+             for w in row["warnings"]]
+    if found:
+        lines += ["**Warnings** (models whose numbers below are not results; train longer or on more data):", ""]
+        lines += [f"- {w}" for w in found[:40]] + ([f"- ... and {len(found) - 40} more"] if len(found) > 40 else [])
+        lines.append("")
+    for task, by_strategy in metrics["classification"].items():
+        lines += [f"## {task} (paper Table {_table_of(task)}): accuracy % [95 % CI], per class TPR / FPR / FNR / "
+                  "AUC-PR / AUC-ROC", ""]
+        splits = sorted({s for table in by_strategy.values() for s in table if s != "val"}, key=lambda s: (s != SAME_SITES, s))
+        lines += ["| strategy | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
+        for strategy, table in by_strategy.items():
+            cells = []
+            for split in splits:
+                row = table.get(split)
+                if row is None:
+                    cells.append("—")
+                    continue
+                low, high = row["accuracy_ci95"]
+                paper = PAPER_TABLES.get(task, {}).get(strategy, {}).get("same sites" if split == SAME_SITES else split)
+                per_class = "; ".join(f"{c}: {_fmt(m['tpr'])}/{_fmt(m['fpr'])}/{_fmt(m['fnr'])}/{_fmt(m['auc_pr'])}/"
+                                      f"{_fmt(m['auc_roc'])}" for c, m in row["per_class"].items())
+                cells.append(f"{100 * row['accuracy']:.2f} [{100 * low:.1f}–{100 * high:.1f}]"
+                             + (f" (paper {paper})" if paper is not None else "") + f"<br>n={row['num_images']}; {per_class}")
+            lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if metrics["segmentation"]:
+        lines += ["## Table 5: lung segmentation (mean ± sd over test images; HD95 in pixels)", "",
+                  "| model | IoU | Dice | HD95 | paper IoU / Dice / HD95 |", "|---|---|---|---|---|"]
+        for strategy, row in metrics["segmentation"].items():
+            paper = PAPER_TABLE_5.get(strategy, {})
+            lines.append(f"| {strategy} | {row['iou'][0]:.4f} ± {row['iou'][1]:.4f} | {row['dice'][0]:.4f} ± "
+                         f"{row['dice'][1]:.4f} | {row['hd95'][0]:.2f} ± {row['hd95'][1]:.2f} | "
+                         f"{paper.get('iou', '—')} / {paper.get('dice', '—')} / {paper.get('hd95', '—')} |")
+        lines.append("")
+    lines += ["## Figures", ""] + [f"![{f}](figures/{f})" for f in
+                                   sorted(os.listdir(os.path.join(config.output_dir, "figures")))]
+    return "\n".join(lines) + "\n"
+
+
+def _table_of(task):
+    return {"covid_vs_noncovid": "1", "healthy_vs_pathology": "2", "pneumonia_vs_covid": "3",
+            "pneumonia_vs_healthy": "3", "healthy_pneumonia_covid": "4"}.get(task, "—")
+
+
+def main(argv=None):
+    """Command line: every Config field is a `--flag`; `--quick` starts from `Config.quick()`."""
+    from keras_cxr.recipes._cli import parse_config
+
+    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
+    metrics = run(config)
+    print(json.dumps({task: {s: {split: round(r["accuracy"], 4) for split, r in t.items()} for s, t in by.items()}
+                      for task, by in metrics["classification"].items()}, indent=2))
+    print(json.dumps(metrics["segmentation"], indent=2))
+    print(f"report: {os.path.join(config.output_dir, 'report.md')}")
+    return metrics
