@@ -72,8 +72,8 @@ class Config(RecipeConfig):
     output_dir: str = "runs/vgg16_sharp_unet"
     # Data. None → the synthetic phantom. Real data: any image folder / Kermany layout / labels.csv folder.
     pretext_dir: str | None = None  # §2.1: Kermany pediatric pneumonia CXRs (labels unused)
-    classify_dir: str | None = None  # §2.1: VinDr-PCXR (normal vs abnormal); or a labels.csv folder
-    classify_csv: str | None = None  # VinDr-PCXR image_labels_{train,test}.csv or a labels.csv
+    classify_dir: str | None = None  # §2.1, Table 1: VinDr-PCXR (train + test CSVs pooled); or a labels.csv folder
+    classify_csv: str | None = None  # one table only: VinDr-PCXR image_labels_{train,test}.csv or a labels.csv
     phantom_pretext_images: int = 1200  # not in the paper: size of the phantom stand-in for Kermany
     phantom_classify_images: int = 1200  # not in the paper: size of the phantom stand-in for VinDr-PCXR
     split_fractions: tuple = (0.7, 0.1, 0.2)  # §2.1, Table 1: patient-level 70/10/20
@@ -144,16 +144,41 @@ def _pretext_index(config):
 
 
 def _classify_index(config):
-    """Binary normal (0) / abnormal (1) images with ground-truth boxes (`boxes` column, at `image_size`)."""
-    from keras_cxr.data import index_any, phantom_index
+    """Binary normal (0) / abnormal (1) images with ground-truth boxes (`boxes` column, at `image_size`).
+
+    A VinDr-PCXR folder (`classify_dir` holding `image_labels_train.csv` and `image_labels_test.csv`) gives
+    both official tables pooled, as Table 1 does before its 70/10/20 re-split (the paper counts 8,755
+    images, 5,876 normal and 2,879 abnormal; the two tables hold 7,728 + 1,397 = 9,125 and the paper does
+    not say which 370 it left out, so our counts are those of the tables). Abnormal = 1 − "No finding".
+    `classify_csv` naming one table (e.g. image_labels_train.csv) uses that table only.
+    """
+    from keras_cxr.data import DatasetIndex, index_any, phantom_index
+    from keras_cxr.data.layouts.vindr_pcxr import index_vindr_pcxr
 
     if config.classify_dir is None and config.classify_csv is None:
         return phantom_index(config.phantom_classify_images, config.image_size, seed=config.seed + 2,
                              labels="abnormal", cache_dir=config.cache_dir)
-    index = index_any(config.classify_csv or config.classify_dir, binary=True)
+    source = config.classify_csv or config.classify_dir
+    if _pools_vindr_tables(config):
+        pooled = index_vindr_pcxr(source, split="all")  # §2.1, Table 1: train + test CSVs, re-split below
+        frame = pooled.frame.drop(columns=pooled.class_names)
+        frame["abnormal"] = 1.0 - pooled.frame["No finding"].to_numpy(np.float64)
+        index = DatasetIndex(frame, ["abnormal"], "binary")
+    else:
+        index = index_any(source, binary=True)
     index = limit(index.subset(~np.isnan(index.labels).any(axis=1)), config)
     index.frame["boxes"] = _ground_truth_boxes(config, index)
     return index
+
+
+def _pools_vindr_tables(config):
+    """True when `classify_dir` is a VinDr-PCXR folder with both official tables (pooled, Table 1)."""
+    from keras_cxr.data.layouts import detect_layout
+
+    source = config.classify_dir
+    return bool(source and not config.classify_csv and os.path.isdir(source)
+                and detect_layout(source).name == "vindr_pcxr"
+                and os.path.isfile(os.path.join(source, "image_labels_test.csv")))
 
 
 def _ground_truth_boxes(config, index):
@@ -553,6 +578,11 @@ def report(config, data, pretext_results, evaluation, extras, histories):
         "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in data},
         "baseline": {"name": baseline_name(config), "weights": baseline_weights(config)},
     }
+    if _pools_vindr_tables(config):
+        splits = np.concatenate([index.frame["split"].astype(str).to_numpy() for index in data["classify"].values()])
+        metrics["classify_pool"] = (f"VinDr-PCXR image_labels_train.csv + image_labels_test.csv pooled, "
+                                    f"{int(np.sum(splits == 'train'))} + {int(np.sum(splits == 'test'))} images, "
+                                    "re-split 70/10/20 by patient as in Table 1")
     metrics.update(_degenerate(table_2, evaluation["reports"]))
     for record in z_records:
         record["note"] = plots.comparison_note(record["model_a"], record["model_b"], metrics["degenerate"])
@@ -630,6 +660,8 @@ def _write_markdown(config, metrics):
 
     data_note = "synthetic phantom (embedded default)" if config.pretext_dir is None else (
         f"pretext: `{config.pretext_dir}`, classification: `{config.classify_csv or config.classify_dir}`")
+    if metrics.get("classify_pool"):
+        data_note += f" ({metrics['classify_pool']})"
     lines = [
         "# VGG-16 Sharp U-Net pretext learning (paper 003) — run report", "",
         f"Data: {data_note}. Image size {config.image_size}, width multiplier {config.width_multiplier}, "

@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_index import _chexpert, _kermany_v2, _nih, _png, _vindr_row, _write_vindr
@@ -145,3 +146,21 @@ def test_register_layout_with_priority_and_errors(tmp_path, manifest_layout):
         register_layout(("manifest", os.path.isdir))
     with pytest.raises(TypeError, match="detect must be a callable"):
         Layout("bad", "labels.csv", index_any)
+
+
+def test_vindr_pcxr_pools_train_and_test_tables(tmp_path):
+    from keras_cxr.data.layouts.vindr_pcxr import PEDICXR_6_CLASSES, index_vindr_pcxr
+
+    _vindr(tmp_path)
+    pooled = index_vindr_pcxr(tmp_path, split="all")
+    assert len(pooled) == 3 and pooled.class_names == list(PEDICXR_6_CLASSES)
+    assert pooled.frame["split"].tolist() == ["train", "train", "test"]
+    assert pooled.frame["patient_id"].tolist() == ["a", "b", "c"]
+    np.testing.assert_array_equal(pooled.labels[:, [0, 1, 4]], [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    raw = index_vindr_pcxr(tmp_path, split="all", six_class=False)
+    assert len(raw) == 3 and "Pneumonia" in raw.class_names
+    _write_vindr(tmp_path, "test", [_vindr_row("a", "R1", "Bronchitis")])  # an id in both tables
+    with pytest.raises(DatasetLayoutError, match="both"):
+        index_vindr_pcxr(tmp_path, split="all")
+    with pytest.raises(ValueError, match="'all'"):
+        index_vindr_pcxr(tmp_path, split="valid")

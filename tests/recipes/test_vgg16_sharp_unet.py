@@ -95,6 +95,26 @@ def test_vindr_layout_boxes_are_scaled_to_the_model_input(tmp_path):
     assert len(index) == 6 and labels.tolist() == [0, 1, 0, 1, 0, 1]
     assert boxes[1] == [("Pneumonia", 4.0, 2.0, 12.0, 10.0)] and boxes[0] == []  # x * 20/50, y * 20/40
 
+    # Table 1: with the official test table beside it, both tables are pooled (then re-split 70/10/20).
+    test_rows = [[f"t{i}", "R2", int(i == 0), int(i == 1), 0, 0, 0] for i in range(3)]
+    pd.DataFrame(test_rows, columns=columns).to_csv(tmp_path / "image_labels_test.csv", index=False)
+    (tmp_path / "test").mkdir()
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / "test" / f"t{i}.png"), np.zeros((40, 50), np.uint8))
+    pd.DataFrame([["t1", "R2", "Bronchitis", 0, 0, 25, 20]],
+                 columns=["image_id", "rad_id", "class_name", "x_min", "y_min", "x_max", "y_max"]
+                 ).to_csv(tmp_path / "annotations_test.csv", index=False)
+    assert vgg16_sharp_unet._pools_vindr_tables(config)
+    pooled = vgg16_sharp_unet._classify_index(config)
+    assert len(pooled) == 9 and pooled.frame["split"].tolist() == ["train"] * 6 + ["test"] * 3
+    assert vgg16_sharp_unet.labels_of(pooled).tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 1]
+    assert vgg16_sharp_unet.boxes_of(pooled)[7] == [("Bronchitis", 0.0, 0.0, 10.0, 10.0)]
+    only_train = vgg16_sharp_unet._classify_index(dataclasses.replace(
+        config, classify_dir=None, classify_csv=str(tmp_path / "image_labels_train.csv")))
+    assert len(only_train) == 6
+    splits = vgg16_sharp_unet.split_index(pooled, (0.7, 0.1, 0.2), 0)
+    assert sum(len(v) for v in splits.values()) == 9 and len(splits["test"]) >= 1
+
 
 def test_quick_run_under_mixed_bfloat16_restores_the_global_policy(tmp_path):
     import keras

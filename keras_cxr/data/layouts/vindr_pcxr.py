@@ -80,7 +80,8 @@ def index_vindr_pcxr(root, split="train", six_class=True, missing_images="error"
 
     Args:
         root: the folder holding the CSVs and the train/ test/ folders.
-        split: "train" or "test".
+        split: "train", "test", or "all": both official tables pooled, train rows first, the split column
+            keeping "train" / "test" (paper 003 pools them and re-splits; paper 000 tests on "test").
         six_class: True → the 6 classes of paper 000 (`PEDICXR_6_CLASSES`): no finding, bronchitis,
             broncho-pneumonia, bronchiolitis, pneumonia, and "Other diseases" = the official "Other disease"
             column united with the diseases that have fewer than 5 positives in the official test set,
@@ -99,8 +100,10 @@ def index_vindr_pcxr(root, split="train", six_class=True, missing_images="error"
         common thoracic diseases in children", Sci. Data 10:240, 2023; the 6-class grouping is paper 000 §IV.A.
     """
     root = os.fspath(root)
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'; received {split!r}.")
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all'; received {split!r}.")
+    if split == "all":
+        return _pooled(root, six_class, missing_images)
     path = os.path.join(root, f"image_labels_{split}.csv")
     _require_file(path, f"VinDr-PCXR needs image_labels_{split}.csv in its root")
     grouped, findings = _vindr_table(path)
@@ -119,6 +122,21 @@ def index_vindr_pcxr(root, split="train", six_class=True, missing_images="error"
     paths = [located.get(i, os.path.join(root, split, f"{i}.dicom")) for i in ids]
     frame = make_frame(paths, labels, names, patient_ids=ids, splits=[split] * len(ids), missing_images=missing_images)
     return DatasetIndex(frame, names, "multilabel")
+
+
+def _pooled(root, six_class, missing_images):
+    """The official train and test tables as one index (image ids are unique across the two)."""
+    import pandas as pd
+
+    parts = [index_vindr_pcxr(root, name, six_class, missing_images) for name in ("train", "test")]
+    names = list(dict.fromkeys(n for part in parts for n in part.class_names))  # union, train's order first
+    shared = set(parts[0].frame["patient_id"]) & set(parts[1].frame["patient_id"])
+    if shared:
+        raise DatasetLayoutError(f"image ids {sorted(shared)[:5]} appear in both image_labels_train.csv and "
+                                 f"image_labels_test.csv of {root}; the official tables should be disjoint.")
+    frame = pd.concat([part.frame for part in parts], ignore_index=True)  # a class absent from one table: NaN
+    columns = [c for c in frame.columns if c not in names] + names
+    return DatasetIndex(frame[columns], names, "multilabel")
 
 
 def read_vindr_boxes(root, split="test"):
