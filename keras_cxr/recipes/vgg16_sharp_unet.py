@@ -38,6 +38,7 @@ the classifiers' plateau settings (we reuse the pretext ones), the A-F training 
 import dataclasses
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -201,7 +202,8 @@ def load_data(config):
     by every stage through `make_dataset`; nothing holds a dataset in memory.
 
     Returns:
-        {"pretext": {"train" | "val" | "test": DatasetIndex}, "classify": {...: DatasetIndex (binary, boxes)}}.
+        {"pretext": {"train" | "val" | "test": DatasetIndex}, "classify": {...: DatasetIndex (binary, boxes)}},
+        and with lung cropping "lung_crop_uncropped" (see `crop_lungs`).
     """
     fractions = tuple(config.split_fractions)
     data = {"pretext": split_index(_pretext_index(config), fractions, config.seed),
@@ -278,13 +280,17 @@ def crop_lungs(config, data):
     16-bit PNGs (sBIT 16, `keras_cxr.data.readers.write_png`, so `read_image` keeps their 65535 scale) under
     `output_dir/lung_crop/` (a resumable stage per split); boxes mapped into the crop.
 
-    Returns `data` with every index pointing at the cropped files.
+    An image whose predicted mask is empty is kept whole (its box is the full image) and counted; a
+    warning and metrics.json's `lung_crop_uncropped` give the counts per split.
+
+    Returns `data` with every index pointing at the cropped files, plus `"lung_crop_uncropped"`:
+    {"dataset/split": count}.
     """
     from keras_cxr.data import crop_and_resize, crop_boxes, lung_bbox
     from keras_cxr.data.readers import write_png
 
     segmenter = _segmenter(config, data)
-    size, out = config.image_size, {}
+    size, out, uncropped_counts = config.image_size, {}, {}
     for dataset, splits in data.items():
         out[dataset] = {}
         for split, index in splits.items():
@@ -293,11 +299,14 @@ def crop_lungs(config, data):
             def crop(index=index, folder=folder):
                 os.makedirs(folder, exist_ok=True)
                 frames = stream(config, index, size, shuffle=False, target=None, batch_size=config.pretext_batch_size)
-                paths, boxes, position = [], [], 0
+                paths, boxes, position, uncropped = [], [], 0, 0
                 for (batch,) in frames:
                     masks = segmenter.predict(batch, verbose=0) > 0.5
                     for image, mask in zip(batch[..., 0], masks[..., 0]):
-                        box = lung_bbox(mask)
+                        if mask.any():
+                            box = lung_bbox(mask)
+                        else:  # no lung found: keep the whole image rather than stop the run (counted)
+                            box, uncropped = (0, 0, mask.shape[1], mask.shape[0]), uncropped + 1
                         path = os.path.join(folder, f"{position:07d}.png")
                         # sBIT 16: read_image keeps the 65535 scale even for a crop darker than 1/4.
                         write_png(path, np.round(np.clip(crop_and_resize(image, box, size), 0, 1) * 65535)
@@ -305,13 +314,19 @@ def crop_lungs(config, data):
                         boxes.append([list(b) for b in crop_boxes(boxes_of(index)[position], box, size)])
                         paths.append(path)
                         position += 1
-                return {"paths": paths, "boxes": boxes}
+                return {"paths": paths, "boxes": boxes, "uncropped": uncropped}
 
             done = stage(config, f"lung_crop_{dataset}_{split}", crop, kind="json")
+            if done.get("uncropped"):
+                warnings.warn(f"lung cropping: the segmenter found no lung in {done['uncropped']} of {len(index)} "
+                              f"{dataset}/{split} images; they are kept uncropped. Train the segmenter longer "
+                              "(--segmentation-epochs) or check --segmentation-dir.", RuntimeWarning, stacklevel=2)
+            uncropped_counts[f"{dataset}/{split}"] = int(done.get("uncropped", 0))
             cropped = index.subset(np.arange(len(index)))
             cropped.frame["path"] = done["paths"]
             cropped.frame["boxes"] = [[tuple(b) for b in row] for row in done["boxes"]]
             out[dataset][split] = cropped
+    out["lung_crop_uncropped"] = uncropped_counts
     return out
 
 
@@ -575,9 +590,11 @@ def report(config, data, pretext_results, evaluation, extras, histories):
         "slsqp_weights": extras["slsqp_weights"],
         "score_cam_mean_iou": {name: cam["mean_iou"] for name, cam in evaluation["cams"].items()},
         "classification_reports": evaluation["reports"],
-        "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in data},
+        "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in ("pretext", "classify")},
         "baseline": {"name": baseline_name(config), "weights": baseline_weights(config)},
     }
+    if "lung_crop_uncropped" in data:
+        metrics["lung_crop_uncropped"] = data["lung_crop_uncropped"]
     if _pools_vindr_tables(config):
         splits = np.concatenate([index.frame["split"].astype(str).to_numpy() for index in data["classify"].values()])
         metrics["classify_pool"] = (f"VinDr-PCXR image_labels_train.csv + image_labels_test.csv pooled, "
@@ -642,14 +659,18 @@ def _degenerate(table_2, reports):
     return {"warnings": found, "degenerate": names}
 
 
-def _lung_crop_note(config):
+def _lung_crop_note(config, metrics):
     if not config.lung_crop:
         return "off (`lung_crop=False`): the models see whole images, unlike the paper"
     source = (f"the saved segmenter `{config.segmentation_model}`" if config.segmentation_model else
               f"a VGG-16 Sharp U-Net trained with Dice + BCE on `{config.segmentation_dir}`" if config.segmentation_dir
               else "a VGG-16 Sharp U-Net trained with Dice + BCE on the phantom's lung masks")
-    return f"on, both datasets cropped to the predicted lungs' bounding box by {source} (the paper: a U-Net " \
+    note = f"on, both datasets cropped to the predicted lungs' bounding box by {source} (the paper: a U-Net " \
            "with an Inception-V3 encoder)"
+    missed = {k: v for k, v in metrics.get("lung_crop_uncropped", {}).items() if v}
+    if missed:
+        note += f"; kept uncropped because the segmenter found no lung: {missed}"
+    return note
 
 
 def _write_markdown(config, metrics):
@@ -666,7 +687,7 @@ def _write_markdown(config, metrics):
         "# VGG-16 Sharp U-Net pretext learning (paper 003) — run report", "",
         f"Data: {data_note}. Image size {config.image_size}, width multiplier {config.width_multiplier}, "
         f"seed {config.seed}. Split sizes: `{json.dumps(metrics['split_sizes'])}`.", "",
-        f"Lung cropping (§2.1): {_lung_crop_note(config)}.", "",
+        f"Lung cropping (§2.1): {_lung_crop_note(config, metrics)}.", "",
         "Paper numbers come from Kermany + VinDr-PCXR at 224 px with full-width models; a quick or phantom run "
         "is not expected to match them, only to exercise every step.", "",
     ]

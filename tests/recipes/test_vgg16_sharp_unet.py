@@ -153,3 +153,23 @@ def test_baseline_weights_never_fall_back_to_random_silently(tmp_path, monkeypat
     with pytest.raises(OSError, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5.*--baseline-weights none"):
         vgg16_sharp_unet.run(config)  # at the start: nothing trained
     assert not (tmp_path / "models").exists() or not list((tmp_path / "models").iterdir())
+
+
+def test_images_without_a_predicted_lung_are_kept_whole_and_counted(tmp_path):
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((32, 32, 1))
+    outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer="zeros",
+                                  bias_initializer=keras.initializers.Constant(-10.0))(inputs)
+    keras.Model(inputs, outputs).save(tmp_path / "blind.keras")  # a segmenter that never finds a lung
+    config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path / "run"), phantom_pretext_images=20,
+                                           phantom_classify_images=20, segmentation_model=str(tmp_path / "blind.keras"),
+                                           **TINY)
+    with pytest.warns(RuntimeWarning, match="found no lung"):
+        data = vgg16_sharp_unet.load_data(config)
+    counts = data["lung_crop_uncropped"]
+    assert sum(counts.values()) == 40 and counts["classify/test"] == len(data["classify"]["test"])
+    original = vgg16_sharp_unet.load_data(dataclasses.replace(config, lung_crop=False))
+    kept = vgg16_sharp_unet._read(config, data["classify"]["test"], [0])
+    np.testing.assert_allclose(kept, vgg16_sharp_unet._read(config, original["classify"]["test"], [0]), atol=1e-4)
