@@ -21,7 +21,8 @@ against 12.7 on TensorFlow (`benchmarks/mae_pretrain.py`); the losses and the cl
 
 Choices where the paper is silent: decoder size (MAE's default 512-d, 8 blocks, 16 heads), the threshold
 for sensitivity/precision/F1 (Youden's J per class on the validation split), the test split for folders
-without an official one (patient-level 20 %).
+without an official one (patient-level 20 %; with one, e.g. PediCXR's image_labels_test.csv, that one is
+the test split and the official training images are split 80/20 by patient, as §IV.A does).
 """
 
 import dataclasses
@@ -122,7 +123,7 @@ def _finetune_index(config):
                              "Drop the option to use the layout's own labels.")
         index = index_labels_csv(path, label_column=config.finetune_label_column)
     else:
-        index = index_any(path)
+        index = _official_tables(path)
     index = limit(index, config)
     if path is None:  # paper 000's "No finding" class beside the findings
         frame = index.frame.copy()
@@ -133,16 +134,54 @@ def _finetune_index(config):
     return index
 
 
+def _official_tables(path):
+    """A fine-tuning folder with its official test split in the `split` column where the layout has one:
+    VinDr-PCXR's image_labels_test.csv (§IV.A: PediCXR's 1,397 test images), ChestX-ray14's test_list.txt,
+    CheXpert's valid.csv / test.csv. Anything else: `index_any` (its own split column, if any)."""
+    from keras_cxr.data import index_any
+    from keras_cxr.data.layouts import detect_layout
+    from keras_cxr.data.layouts.chexpert import index_chexpert
+    from keras_cxr.data.layouts.vindr_pcxr import index_vindr_pcxr
+
+    if os.path.isdir(path):
+        layout = detect_layout(path).name
+        if layout == "vindr_pcxr" and os.path.isfile(os.path.join(path, "image_labels_test.csv")):
+            return index_vindr_pcxr(path, split="all")
+        if layout == "chexpert":
+            return index_chexpert(path, csv="all")
+    return index_any(path)  # ChestX-ray14 fills its split column from test_list.txt itself
+
+
+def official_test_split(index):
+    """Which rows of `index` are an official held-out split: (boolean mask, description), or (None, reason).
+
+    Rows whose split is "test" are the test set; without any, rows whose split is "val" (CheXpert's
+    valid.csv, the set its authors report on) are; without either there is no official test split.
+    """
+    split = index.frame["split"].astype(str).str.lower().to_numpy() if "split" in index.frame else np.array([])
+    for name, what in (("test", "the official test split"),
+                       ("val", "the official validation split (no official test split; e.g. CheXpert valid.csv)")):
+        rows = split == name
+        if rows.any():
+            return rows, f"{what}, {int(rows.sum())} images"
+    return None, "no official test split in this dataset: a patient-level 20 % split"
+
+
 def load_data(config):
     """Unlabeled adult pretraining images and pediatric multi-label train / val / test splits, as
     `DatasetIndex`es over files (the phantom is written once to the cache folder and indexed the same way).
 
     Several `pretrain_dir` folders are concatenated (`keras_cxr.data.index_sources`, frontal views only
-    where the layout records views: CheXpert, ChestX-ray14). The fine-tuning split is patient-level:
-    20 % test, then `validation_fraction` of the rest for validation (§IV.A).
+    where the layout records views: CheXpert, ChestX-ray14). Test split (§IV.A): the dataset's official
+    one whenever its layout has one (`official_test_split`: VinDr-PCXR / PediCXR image_labels_test.csv,
+    ChestX-ray14 test_list.txt, CheXpert test.csv else valid.csv, a labels table's split column); the
+    remaining images are split by patient into train and `validation_fraction` validation (§IV.A: 80/20).
+    Without an official split (the phantom, plain folders) the test split is a patient-level 20 %, then
+    the same train / validation split of the rest. Which one was used is in `test_split` (and the report).
 
     Returns:
-        {"pretrain": DatasetIndex, "splits": {"train" | "val" | "test": DatasetIndex}, "class_names": [...]}.
+        {"pretrain": DatasetIndex, "splits": {"train" | "val" | "test": DatasetIndex}, "class_names": [...],
+        "test_split": a sentence naming the test split used}.
     """
     from keras_cxr.data import index_sources, phantom_index
 
@@ -154,10 +193,23 @@ def load_data(config):
                                  age_range=(18.0, 90.0), cache_dir=config.cache_dir)
     pretrain = limit(pretrain, config)
     index = _finetune_index(config)
-    test_fraction = 0.2
-    fractions = ((1 - test_fraction) * (1 - config.validation_fraction), (1 - test_fraction) * config.validation_fraction,
-                 test_fraction)
-    return {"pretrain": pretrain, "splits": split_index(index, fractions, config.seed), "class_names": index.class_names}
+    test_rows, test_split = official_test_split(index)
+    if test_rows is None:
+        test_fraction = 0.2
+        fractions = ((1 - test_fraction) * (1 - config.validation_fraction),
+                     (1 - test_fraction) * config.validation_fraction, test_fraction)
+        splits = split_index(index, fractions, config.seed)
+    else:
+        rest = index.subset(np.flatnonzero(~test_rows))
+        splits = split_index(rest, (1 - config.validation_fraction, config.validation_fraction), config.seed,
+                             names=("train", "val"))
+        splits["test"] = index.subset(np.flatnonzero(test_rows))
+        shared = set(splits["test"].frame["patient_id"].astype(str)) & set(rest.frame["patient_id"].astype(str))
+        shared.discard("")
+        if shared:
+            warnings.warn(f"{len(shared)} patients of the official test split also have images outside it (e.g. "
+                          f"{sorted(shared)[:3]}); their other images stay in train / validation.", stacklevel=2)
+    return {"pretrain": pretrain, "splits": splits, "class_names": index.class_names, "test_split": test_split}
 
 
 # ------------------------------------------------------------------------------------------- models
@@ -394,7 +446,8 @@ def _steps(config):
                    for m in config.methods}
     metrics = {"class_names": data["class_names"], "table_3_4": evaluate(config, data, predictions),
                "split_sizes": {"pretrain": len(data["pretrain"]),
-                               **{k: len(v) for k, v in data["splits"].items()}}}
+                               **{k: len(v) for k, v in data["splits"].items()}},
+               "test_split": data["test_split"]}
     if config.mask_ratio_sweep:
         metrics["table_2"] = {}
         for method in ("mae", "dual_mae"):
@@ -443,6 +496,9 @@ def _write_markdown(config, metrics):
                          if not _pretrain_dirs(config) else f"pretraining `{list(_pretrain_dirs(config))}`, fine-tuning "
                          f"`{config.finetune_csv or config.finetune_dir}`") +
              f"; {config.image_size} px, ViT {config.embed_dim}/{config.depth}/{config.num_heads}, seeds {list(config.seeds)}.",
+             "", f"Test split: {metrics.get('test_split', 'not recorded')}; validation: {config.validation_fraction:.0%} "
+             "of the remaining images by patient (§IV.A). Split sizes: "
+             + ", ".join(f"{k} {v}" for k, v in metrics["split_sizes"].items()) + ".",
              "", "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
              "## Tables 3–4: test metrics, mean ± sd over seeds (thresholds: Youden's J on validation)", "",
              *_warning_lines(table),

@@ -164,3 +164,25 @@ def test_vindr_pcxr_pools_train_and_test_tables(tmp_path):
         index_vindr_pcxr(tmp_path, split="all")
     with pytest.raises(ValueError, match="'all'"):
         index_vindr_pcxr(tmp_path, split="valid")
+
+
+def test_chexpert_pools_official_tables_and_nih_test_list_alone(tmp_path):
+    from keras_cxr.data.layouts.chexpert import index_chexpert
+    from keras_cxr.data.layouts.nih_cxr14 import index_nih_cxr14
+
+    root = _chexpert(tmp_path / "cx")
+    train = pd.read_csv(root / "train.csv")
+    valid = train.iloc[:1].copy()
+    valid["Path"] = valid["Path"].str.replace("train/patient00000", "valid/patient64541")
+    _png(root.parent / valid["Path"].iloc[0])
+    valid.to_csv(root / "valid.csv", index=False)
+    pooled = index_chexpert(root, csv="all")
+    assert pooled.frame["split"].tolist() == ["train", "train", "val"]  # frontal views only
+    assert pooled.frame["patient_id"].tolist() == ["patient00000", "patient00002", "patient64541"]
+    assert len(index_chexpert(root)) == 2  # the default is still train.csv alone
+
+    nih = tmp_path / "nih"
+    nih.mkdir()
+    _nih(nih)
+    (nih / "test_list.txt").write_text("00000002_001.png\n")  # no train_val_list.txt: the rest is train
+    assert index_nih_cxr14(nih).frame["split"].tolist() == ["train", "train", "test"]

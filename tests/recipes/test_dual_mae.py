@@ -94,3 +94,43 @@ def test_quick_run_with_both_sweeps_writes_their_tables(tmp_path):
     assert "## Table 2" in report and "## Tables 5–6" in report and " ± " in report
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert set(saved["table_5_6"]) == {"0.5", "1.0"}
+
+
+def _vindr_tree(root, num_train=20, num_test=6):
+    import pandas as pd
+
+    root.mkdir()
+    columns = ["image_id", "rad_ID", "No finding", "Bronchitis", "Brocho-pneumonia", "Bronchiolitis", "Pneumonia",
+               "Other disease"]
+    for split, count in (("train", num_train), ("test", num_test)):
+        rows = [[f"{split}{i}", "R1", int(i % 3 == 0), int(i % 3 == 1), int(i % 3 == 2), int(i % 2), int(i % 4 == 1),
+                 int(i % 5 == 0)] for i in range(count)]
+        pd.DataFrame(rows, columns=columns).to_csv(root / f"image_labels_{split}.csv", index=False)
+        (root / split).mkdir()
+        for i in range(count):
+            (root / split / f"{split}{i}.dicom").write_bytes(b"\0" * 200)
+    return root
+
+
+def test_official_test_split_is_used_when_the_layout_has_one(tmp_path):
+    folder = _vindr_tree(tmp_path / "pedicxr")
+    config = dual_mae.Config.quick(output_dir=str(tmp_path / "run"), finetune_dir=str(folder), **TINY)
+    data = dual_mae.load_data(config)
+    splits = data["splits"]
+    assert sorted(splits["test"].frame["patient_id"]) == sorted(f"test{i}" for i in range(6))
+    assert len(splits["train"]) + len(splits["val"]) == 20
+    assert set(splits["train"].frame["split"]) == {"train"} == set(splits["val"].frame["split"])
+    assert 2 <= len(splits["val"]) <= 6  # 20 % of the official training images (§IV.A)
+    assert data["test_split"].startswith("the official test split, 6 images")
+
+    phantom = dual_mae.load_data(dual_mae.Config.quick(output_dir=str(tmp_path / "run2"), **TINY))
+    assert phantom["test_split"].startswith("no official test split")
+    assert len(phantom["splits"]["test"]) > 0 and sum(len(v) for v in phantom["splits"].values()) == 90
+
+
+def test_report_names_the_test_split(tmp_path):
+    (tmp_path / "figures").mkdir()
+    text = dual_mae._write_markdown(dual_mae.Config.quick(output_dir=str(tmp_path)), {
+        "table_3_4": {}, "class_names": ["a"], "split_sizes": {"train": 3, "val": 1, "test": 2},
+        "test_split": "the official test split, 2 images"})
+    assert "Test split: the official test split, 2 images" in text

@@ -25,7 +25,9 @@ def index_chexpert(root, csv="train.csv", frontal_only=True, uncertain="zeros", 
 
     Args:
         root: the dataset folder holding `csv`.
-        csv: "train.csv" or "valid.csv" (or another table with the same columns).
+        csv: "train.csv" or "valid.csv" (or another table with the same columns), or "all": the official
+            tables present pooled, train.csv, valid.csv then test.csv (a test table with train.csv's
+            columns), their rows keeping split "train" / "val" / "test".
         frontal_only: keep frontal images only (as paper 000 does for pretraining).
         uncertain: policy for -1: "zeros" (U-Zeros), "ones" (U-Ones) or "ignore" (NaN, to be masked out
             of losses and metrics).
@@ -43,6 +45,13 @@ def index_chexpert(root, csv="train.csv", frontal_only=True, uncertain="zeros", 
     root, csv = os.fspath(root), csv_name or csv
     if uncertain not in ("zeros", "ones", "ignore"):
         raise ValueError(f"uncertain must be 'zeros', 'ones' or 'ignore'; received {uncertain!r}.")
+    if csv == "all":
+        tables = [name for name in CHEXPERT_TABLES if os.path.isfile(os.path.join(root, name))]
+        if "train.csv" not in tables:
+            _require_file(os.path.join(root, "train.csv"), "CheXpert needs train.csv in its root")
+        parts = [index_chexpert(root, name, frontal_only, uncertain, missing_images) for name in tables]
+        frame = pd.concat([part.frame for part in parts], ignore_index=True)
+        return DatasetIndex(frame, list(CHEXPERT_CLASSES), "multilabel")
     path = os.path.join(root, csv)
     _require_file(path, f"CheXpert needs {csv} in its root")
     table = pd.read_csv(path)
@@ -71,6 +80,10 @@ def index_chexpert(root, csv="train.csv", frontal_only=True, uncertain="zeros", 
                        views=views, splits=[_split_name(os.path.splitext(csv)[0])] * len(paths),
                        missing_images=missing_images)
     return DatasetIndex(frame, list(CHEXPERT_CLASSES), "multilabel")
+
+
+# The official tables, in the order csv="all" pools them: train, validation (234 images), test.
+CHEXPERT_TABLES = ("train.csv", "valid.csv", "test.csv")
 
 
 def detect(path):

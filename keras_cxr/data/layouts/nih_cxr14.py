@@ -17,7 +17,9 @@ def index_nih_cxr14(root, csv="Data_Entry_2017.csv", missing_images="error", *, 
 
     Columns used: "Image Index", "Finding Labels" (pipe-separated; "No Finding" = all zeros), "Patient ID",
     "Patient Age" (years, or "058Y" in early releases), "Patient Gender", "View Position". The official
-    `train_val_list.txt` / `test_list.txt` fill the split column ("train" / "test") when present.
+    `test_list.txt` (25,596 images of 2,797 patients) fills the split column with "test" when present, and
+    `train_val_list.txt` with "train" (without it, every image not in the test list is "train"; with it,
+    an image in neither list keeps an empty split).
 
     Args:
         root: the dataset folder.
@@ -55,12 +57,15 @@ def index_nih_cxr14(root, csv="Data_Entry_2017.csv", missing_images="error", *, 
     names = table["Image Index"].astype(str).tolist()
     split = [""] * len(table)
     lists = {"train": os.path.join(root, "train_val_list.txt"), "test": os.path.join(root, "test_list.txt")}
-    if all(os.path.isfile(p) for p in lists.values()):
+    if os.path.isfile(lists["test"]):
         membership = {}
         for name, list_path in lists.items():
-            with open(list_path) as f:
-                membership.update({line.strip(): name for line in f if line.strip()})
-        split = [membership.get(n, "") for n in names]
+            if os.path.isfile(list_path):
+                with open(list_path) as f:
+                    membership.update({line.strip(): name for line in f if line.strip()})
+        # Without train_val_list.txt, the official complement of the test list is train / validation.
+        missing = "" if os.path.isfile(lists["train"]) else "train"
+        split = [membership.get(n, missing) for n in names]
     frame = make_frame([locations.get(n, os.path.join(root, "images", n)) for n in names], labels, NIH_CXR14_CLASSES,
                        patient_ids=table["Patient ID"].astype(str).str.lstrip("0").replace("", "0"),
                        ages=table.get("Patient Age"), sexes=table.get("Patient Gender"),
