@@ -81,3 +81,40 @@ def plot_sensitivity_differences(table, alpha=0.05, title="Pairwise sensitivity 
     ax.axvline(0, color="k", lw=0.8)
     ax.set(xlabel="Δ sensitivity (bars: 95% CI of the difference)", title=f"{title} (red: p < {alpha})")
     return finish(fig, path)
+
+
+def plot_metric_lines(results, metrics=("accuracy", "recall", "precision", "f1"), errors=None,
+                      title="Performance by network", path=None):
+    """One line per metric across models in order (paper 002, Fig. 7), with optional ± error bars.
+
+    Args:
+        results: {model name: {metric: value}}, drawn left to right in this order.
+        metrics: metric names, one line each.
+        errors: optional {model name: {metric: sd}}.
+        title, path: axes title, optional PNG path.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Example:
+    >>> fig = plot_metric_lines({"vgg19": {"accuracy": 0.8}, "resnet50": {"accuracy": 0.82}}, metrics=("accuracy",))
+    >>> len(fig.axes[0].lines)
+    1
+    """
+    if not results:
+        raise ValueError("results is empty: pass {model name: {metric: value}}.")
+    models = list(results)
+    fig = new_figure(max(6.0, 0.9 * len(models) + 2), 4.0)
+    ax = fig.add_subplot()
+    x = np.arange(len(models))
+    for metric in metrics:
+        values = [float(results[m][metric]) for m in models]
+        if errors:
+            ax.errorbar(x, values, yerr=[float(errors[m][metric]) for m in models], marker="o", capsize=3,
+                        label=metric.replace("_", " "))
+        else:
+            ax.plot(x, values, marker="o", label=metric.replace("_", " "))
+    ax.set_xticks(x, models, rotation=25)
+    ax.set(ylabel="value", title=title)
+    ax.legend(fontsize="small")
+    return finish(fig, path)
