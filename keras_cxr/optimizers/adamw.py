@@ -3,6 +3,21 @@
 import keras
 
 
+# Variables matched by path that MAE keeps out of weight decay even when they are not 1-D.
+NO_WEIGHT_DECAY_KEYS = ("cls_token", "mask_token", "pos_embed", "position")
+
+
+def no_weight_decay(path, shape):
+    """True for MAE's "no_decay" group: a 1-D variable (bias, norm scale / offset) or a token / position.
+
+    Example:
+    >>> [no_weight_decay(p, s) for p, s in (("block_0/fc1/kernel", (4, 8)), ("block_0/fc1/bias", (8,)),
+    ...                                       ("cls_token/token", (1, 1, 4)))]
+    [False, True, True]
+    """
+    return len(tuple(shape)) <= 1 or any(key in str(path) for key in NO_WEIGHT_DECAY_KEYS)
+
+
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class AdamW(keras.optimizers.AdamW):
     """`keras.optimizers.AdamW`, the same update, done by one fused kernel per step on PyTorch.
@@ -16,7 +31,16 @@ class AdamW(keras.optimizers.AdamW):
     `keras.optimizers.AdamW` to float32 rounding in the tests. Other backends, `amsgrad`, and variables
     that are not float32 take Keras' own path unchanged (TensorFlow fuses the update under XLA anyway).
 
+    With `skip_weight_decay_1d=True` the variables of MAE's "no_decay" parameter group get no weight decay
+    (facebookresearch/mae `util/misc.py` `param_groups_weight_decay`, as its pretraining uses): every 1-D
+    variable (biases, LayerNorm / BatchNorm scales and offsets) and, by path, the class / mask tokens and
+    position tables (`NO_WEIGHT_DECAY_KEYS`). It is the same rule as `LayerDecayAdamW`'s, written as a
+    `_use_weight_decay` override so Keras' own path, the fused kernel and `exclude_from_weight_decay(...)`
+    (which still works on top) all follow it, and it is saved in the config.
+
     Args:
+        skip_weight_decay_1d: no weight decay on 1-D variables and on tokens / positions (default False:
+            Keras' behaviour, every variable decays).
         **kwargs: `keras.optimizers.AdamW` arguments.
 
     Example:
@@ -30,6 +54,23 @@ class AdamW(keras.optimizers.AdamW):
     Reference:
         Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
     """
+
+    def __init__(self, *args, skip_weight_decay_1d=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skip_weight_decay_1d = bool(skip_weight_decay_1d)
+
+    def _use_weight_decay(self, variable):
+        if getattr(self, "skip_weight_decay_1d", False):
+            try:  # TensorFlow may hand over the underlying tf.Variable: its Keras variable holds the path
+                path = self._trainable_variables[self._get_variable_index(variable)].path
+            except (AttributeError, KeyError, IndexError, ValueError):
+                path = getattr(variable, "path", variable.name)
+            if no_weight_decay(path, variable.shape):
+                return False
+        return super()._use_weight_decay(variable)
+
+    def get_config(self):
+        return {**super().get_config(), "skip_weight_decay_1d": self.skip_weight_decay_1d}
 
     def build(self, variables):
         super().build(variables)

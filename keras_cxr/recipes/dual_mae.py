@@ -37,7 +37,15 @@ from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "mae": 0.735, "dual_mae": 0.752}
 PAPER_TABLE_2 = {"mae": {0.65: 0.698, 0.70: 0.681, 0.75: 0.733, 0.80: 0.731, 0.85: 0.735, 0.90: 0.734, 0.95: 0.726},
                  "dual_mae": {0.65: 0.699, 0.70: 0.747, 0.75: 0.752, 0.80: 0.741, 0.85: 0.746, 0.90: 0.740, 0.95: 0.697}}
-PAPER_TABLE_5 = {0.01: 0.573, 0.10: 0.620, 0.50: 0.733, 1.00: 0.752}
+TABLE_5_METRICS = ("mean_auc", "sensitivity", "precision", "f1")
+# Table 5 (dual-MAE(X-ray) per fraction of labelled fine-tuning data): AUC, sensitivity, precision, F1 (means).
+PAPER_TABLE_5 = {0.01: (0.573, 0.680, 0.475, 0.540), 0.10: (0.620, 0.696, 0.479, 0.543),
+                 0.50: (0.733, 0.730, 0.554, 0.599), 1.00: (0.752, 0.715, 0.563, 0.593)}
+# Table 6 (mean AUC of every method at 10 / 50 / 100 % of the labels).
+PAPER_TABLE_6 = {"resnet34_scratch": {0.1: 0.551, 0.5: 0.639, 1.0: 0.667}, "vit_scratch": {0.1: 0.560, 0.5: 0.579, 1.0: 0.644},
+                 "resnet34_imagenet": {0.1: 0.589, 0.5: 0.639, 1.0: 0.694}, "vit_imagenet": {0.1: 0.623, 0.5: 0.661, 1.0: 0.655},
+                 "resnet34_xray": {0.1: 0.569, 0.5: 0.670, 1.0: 0.694}, "vit_xray": {0.1: 0.576, 0.5: 0.611, 1.0: 0.654},
+                 "mae": {0.1: 0.636, 0.5: 0.686, 1.0: 0.732}, "dual_mae": {0.1: 0.620, 0.5: 0.733, 1.0: 0.752}}
 METHODS = ("vit_scratch", "resnet34_scratch", "mae", "dual_mae")
 # Registered models (keras_cxr.models.list_models()) of each method: pretraining, then fine-tuning (§IV.B).
 PRETRAINING_MODELS = {"mae": "mae_vit_small", "dual_mae": "dual_mae_vit_small"}
@@ -86,19 +94,22 @@ class Config(RecipeConfig):
     randaugment_magnitude: int = 6  # §III.B
     drop_path_rate: float = 0.2  # §III.B
     seeds: tuple = (0, 1, 2)  # §III.B: three runs
-    label_fractions: tuple = (1.0,)  # Tables 5-6: 0.01 0.1 0.5 1.0
+    label_fractions: tuple = (0.01, 0.1, 0.5, 1.0)  # Table 5: dual-MAE fine-tuned on these fractions of labels
+    table_6_fractions: tuple = (0.1, 0.5, 1.0)  # Table 6: every method on these fractions
     validation_fraction: float = 0.2  # §IV.A: 20 % of PediCXR training data for validation
     methods: tuple = METHODS  # §IV.B
     bootstrap_resamples: int = 1000  # not in the paper: CIs on mean AUC
 
     @classmethod
     def quick(cls, **overrides):
-        """Minutes on a 2-core CPU: phantom, 64 px, patch 8, a 2-block ViT, a few epochs, one seed."""
+        """Minutes on a 2-core CPU: phantom, 64 px, patch 8, a 2-block ViT, a few epochs, one seed; Tables 5-6
+        only at 100 % of the labels (the main run, no extra training)."""
         values = dict(output_dir="runs/dual_mae_quick", phantom_pretrain_images=160, phantom_finetune_images=200,
                       image_size=64, resize_to=72, patch_size=8, embed_dim=64, depth=2, num_heads=2, mlp_dim=128,
                       decoder_dim=32, decoder_depth=1, decoder_num_heads=2, pretrain_batch_size=32,
                       pretrain_epochs=3, pretrain_warmup_epochs=1, pretrain_base_lr=1.5e-3, finetune_batch_size=32,
                       finetune_epochs=3, finetune_warmup_epochs=1, seeds=(0,), bootstrap_resamples=200, verbose=2,
+                      label_fractions=(1.0,), table_6_fractions=(1.0,),  # Tables 5-6 from the main run only
                       jit_compile="false")  # tiny models, few steps: XLA compiling costs more than it saves
         values.update(overrides)
         return cls(**values)
@@ -220,12 +231,16 @@ def _vit_kwargs(config):
 
 
 def _adamw(config, lr, steps_per_epoch, epochs, warmup_epochs, layer_decay=None):
+    """AdamW (β 0.9 / `beta_2`, `weight_decay`) on warmup + cosine; biases, norms and tokens excluded from
+    weight decay as facebookresearch/mae does in pretraining and fine-tuning (`skip_weight_decay_1d`);
+    with `layer_decay`, MAE's layer-wise learning-rate decay (`LayerDecayAdamW`, same exclusions)."""
     from keras_cxr.callbacks import WarmupCosineDecay
     from keras_cxr.optimizers import AdamW, LayerDecayAdamW
 
     schedule = WarmupCosineDecay(lr, warmup_steps=warmup_epochs * steps_per_epoch,
                                  decay_steps=max(epochs * steps_per_epoch, warmup_epochs * steps_per_epoch + 1))
-    common = dict(learning_rate=schedule, weight_decay=config.weight_decay, beta_1=0.9, beta_2=config.beta_2)
+    common = dict(learning_rate=schedule, weight_decay=config.weight_decay, beta_1=0.9, beta_2=config.beta_2,
+                  skip_weight_decay_1d=True)
     if layer_decay is None:
         return AdamW(**common)
     return LayerDecayAdamW(layer_decay=layer_decay, num_layers=config.depth, **common)
@@ -307,6 +322,9 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0):
                                          groups=train_index.frame["patient_id"].to_numpy(),
                                          stratify=np.nan_to_num(train_index.labels), seed=seed,
                                          names=("keep", "drop"))["keep"]
+            if len(keep) == 0:
+                raise ValueError(f"label fraction {fraction} keeps none of the {len(train_index)} training images; "
+                                 "use a larger fraction (--label-fractions / --table-6-fractions) or more data.")
             train_index = train_index.subset(keep)
         model = build_classifier(config, method, pretrained, len(data["class_names"]))
         dataset = stream(config, train_index, config.image_size, labels=np.nan_to_num(train_index.labels),
@@ -401,6 +419,39 @@ def evaluate(config, data, predictions):
     return results
 
 
+def label_fraction_tables(config, data, pretrained, full):
+    """Table 5 (dual-MAE on each of `label_fractions`: AUC, sensitivity, precision, F1) and Table 6 (every
+    method on each of `table_6_fractions`: mean AUC), each cell (mean, sd) over the seeds.
+
+    A fraction keeps that share of the training patients (stratified, per seed; `finetune`); fraction 1.0
+    is the main run (`full`, Tables 3-4), not trained again. Returns {"table_5": {fraction: {metric:
+    (mean, sd)}}, "table_6": {method: {fraction: (mean, sd)}}}, leaving out a table with no fraction.
+    """
+    cache = {1.0: full}
+
+    def results(fraction, methods):
+        found = cache.setdefault(fraction, {})
+        missing = [m for m in methods if m not in found]
+        if missing:
+            runs = {m: [finetune(config, data, m, pretrained.get(m), seed, fraction) for seed in config.seeds]
+                    for m in missing}
+            found.update(evaluate(config, data, runs))
+        return found
+
+    tables = {}
+    if "dual_mae" in config.methods and config.label_fractions:
+        tables["table_5"] = {float(f): {k: results(float(f), ["dual_mae"])["dual_mae"][k] for k in TABLE_5_METRICS}
+                             for f in sorted(set(config.label_fractions))}
+    if config.table_6_fractions:
+        methods = [m for m in config.methods if m in full]
+        tables["table_6"] = {m: {} for m in methods}
+        for f in sorted(set(config.table_6_fractions)):
+            row = results(float(f), methods)
+            for m in methods:
+                tables["table_6"][m][float(f)] = row[m]["mean_auc"]
+    return tables
+
+
 def _reconstruction_figure(config, model, images, path):
     """Masked input / online / target reconstruction / original (dual-MAE), or MAE's three panels."""
     import keras
@@ -455,12 +506,7 @@ def _steps(config):
                 model, _ = pretrain(config, data, method, ratio)
                 runs = {method: [finetune(config, data, method, model, seed) for seed in config.seeds]}
                 metrics["table_2"].setdefault(method, {})[ratio] = evaluate(config, data, runs)[method]["mean_auc"]
-    if tuple(config.label_fractions) != (1.0,):
-        metrics["table_5_6"] = {}
-        for fraction in config.label_fractions:
-            runs = {m: [finetune(config, data, m, pretrained.get(m), seed, fraction) for seed in config.seeds]
-                    for m in config.methods}
-            metrics["table_5_6"][fraction] = {m: r["mean_auc"] for m, r in evaluate(config, data, runs).items()}
+    metrics.update(label_fraction_tables(config, data, pretrained, metrics["table_3_4"]))
     for name, history in histories.items():
         if history:
             plot_training_curves(history, title=name, path=os.path.join(config.output_dir, "figures", f"{name}.png"))
@@ -531,11 +577,24 @@ def _write_markdown(config, metrics):
         for method, row in metrics["table_2"].items():
             lines.append(f"- {method}: " + ", ".join(f"{k}: {_mean_sd(v)} / {PAPER_TABLE_2[method].get(round(k, 2), '—')}"
                                                      for k, v in row.items()))
-    if "table_5_6" in metrics:
-        lines += ["", "## Tables 5–6: mean AUC vs label fraction (dual-MAE paper values in brackets)", ""]
-        for fraction, row in metrics["table_5_6"].items():
-            lines.append(f"- {fraction:.0%}: " + ", ".join(f"{m} {_mean_sd(v)}" for m, v in row.items()) +
-                         f" [{PAPER_TABLE_5.get(fraction, '—')}]")
+    if "table_5" in metrics:
+        lines += ["", "## Table 5: dual-MAE vs fraction of labelled fine-tuning data, mean ± sd over seeds "
+                  "(paper in brackets)", "", "| labelled data | AUC | sensitivity | precision | F1 |", "|---|---|---|---|---|"]
+        for fraction, row in metrics["table_5"].items():
+            paper = PAPER_TABLE_5.get(round(fraction, 2))
+            lines.append(f"| {fraction:.0%} | " + " | ".join(
+                f"{_mean_sd(row[k])}" + (f" [{paper[i]:.3f}]" if paper else "") for i, k in enumerate(TABLE_5_METRICS))
+                + " |")
+    if "table_6" in metrics:
+        fractions = sorted({f for row in metrics["table_6"].values() for f in row})
+        lines += ["", "## Table 6: mean AUC of every method vs fraction of labelled data, mean ± sd over seeds "
+                  "(paper in brackets)", "", "| method | " + " | ".join(f"{f:.0%}" for f in fractions) + " |",
+                  "|---" * (len(fractions) + 1) + "|"]
+        for method, row in metrics["table_6"].items():
+            paper = PAPER_TABLE_6.get(method, {})
+            lines.append(f"| {method} | " + " | ".join(
+                (f"{_mean_sd(row[f])}" if f in row else "—") + (f" [{paper[round(f, 2)]:.3f}]" if round(f, 2) in paper
+                                                                else "") for f in fractions) + " |")
     lines += ["", "## Figures", ""] + [f"![{f}](figures/{f})" for f in
                                        sorted(os.listdir(os.path.join(config.output_dir, "figures")))]
     return "\n".join(lines) + "\n"

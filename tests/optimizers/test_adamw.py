@@ -91,3 +91,41 @@ def test_fit_and_serialization():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     clone = keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
     assert isinstance(clone, AdamW) and clone.weight_decay == pytest.approx(0.05)
+
+
+def test_skip_weight_decay_1d_equals_keras_with_the_no_decay_group_excluded():
+    # v1 (5,) and v3 (1,) are 1-D; "cls_token" in a path is excluded whatever its shape.
+    def run(optimizer, exclude):
+        variables = _variables()
+        variables.append(keras.Variable(np.ones((1, 1, 3), "float32"), name="token"))
+        if exclude:
+            optimizer.exclude_from_weight_decay(var_list=[v for i, v in enumerate(variables) if i in (1, 3, 4)])
+        optimizer.build(variables)
+        rng = np.random.default_rng(3)
+        for _ in range(5):
+            optimizer.apply([keras.ops.convert_to_tensor(rng.normal(size=v.shape), "float32") for v in variables],
+                            variables)
+        return [c(v) for v in variables], variables
+
+    from keras_cxr.optimizers import adamw
+
+    original = adamw.NO_WEIGHT_DECAY_KEYS
+    adamw.NO_WEIGHT_DECAY_KEYS = original + ("token",)  # the test's 3-D token stands in for cls_token/token
+    try:
+        expected, _ = run(keras.optimizers.AdamW(learning_rate=1e-2, weight_decay=0.5), exclude=True)
+        result, variables = run(AdamW(learning_rate=1e-2, weight_decay=0.5, skip_weight_decay_1d=True), exclude=False)
+        plain, _ = run(AdamW(learning_rate=1e-2, weight_decay=0.5), exclude=False)
+    finally:
+        adamw.NO_WEIGHT_DECAY_KEYS = original
+    for e, r in zip(expected, result):
+        np.testing.assert_allclose(r, e, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(plain[1], result[1], rtol=1e-4, atol=1e-5)  # without the option the bias decays
+    np.testing.assert_allclose(plain[0], result[0], rtol=1e-5, atol=1e-6)  # kernels decay either way
+    config = AdamW(learning_rate=1e-2, skip_weight_decay_1d=True).get_config()
+    assert AdamW.from_config(config).skip_weight_decay_1d is True
+
+
+def test_layer_decay_keeps_its_own_skip_rule():
+    optimizer = LayerDecayAdamW(learning_rate=1e-3, layer_decay=0.5, num_layers=2, skip_weight_decay_1d=False)
+    assert optimizer.get_config()["skip_weight_decay_1d"] is False
+    assert LayerDecayAdamW.from_config(optimizer.get_config()).skip_weight_decay_1d is False
