@@ -5,7 +5,7 @@ sources), `quick()`, `run()`, `main()`.
 imported on first use, so `from keras_cxr.recipes import vgg16_sharp_unet` stays cheap.
 
 >>> sorted(RECIPES)
-['dual_mae', 'ss_cxr', 'vgg16_sharp_unet']
+['dual_mae', 'infant_transfer', 'ss_cxr', 'vgg16_sharp_unet']
 """
 
 import importlib
@@ -13,6 +13,7 @@ import importlib
 RECIPES = {  # name → (paper, one line)
     "vgg16_sharp_unet": ("003", "VGG-16 Sharp U-Net denoising/deblurring pretext → pediatric classifiers → ensembles"),
     "dual_mae": ("000", "MAE / dual-MAE pretraining on adult CXRs → multi-label pediatric fine-tuning"),
+    "infant_transfer": ("002", "CNN autoencoder pretraining → disease + age multitask transfer, eight backbones"),
     "ss_cxr": ("001", "GMML pretraining of ViT-S → classification across data shifts → UNETR lung segmentation"),
 }
 

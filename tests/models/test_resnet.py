@@ -101,3 +101,15 @@ def test_torchvision_weights_convert_exactly(tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(gray(x[..., :1], training=False)),
                                keras.ops.convert_to_numpy(rgb(np.repeat(x[..., :1], 3, -1), training=False)),
                                rtol=1e-3, atol=1e-3)
+
+
+def test_layers_of_the_same_shape_and_two_models_get_different_initial_kernels():
+    """A shared initializer instance with seed=None gave every same-shaped layer the same kernel."""
+    from keras_cxr.models import create_model
+
+    first = create_model("resnet34", input_shape=(32, 32, 1))
+    a, b = (first.get_layer(n).get_weights()[0] for n in ("stage1_block1_conv1", "stage1_block2_conv1"))
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    second = create_model("resnet34", input_shape=(32, 32, 1))
+    assert not np.array_equal(first.get_layer("stem_conv").get_weights()[0],
+                              second.get_layer("stem_conv").get_weights()[0])

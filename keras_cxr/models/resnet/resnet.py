@@ -13,14 +13,18 @@ STAGES = (3, 4, 6, 3)  # BasicBlocks per stage
 FILTERS = (64, 128, 256, 512)
 TORCHVISION_IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
 
-_CONV_INIT = keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")  # torchvision's kaiming
+def _conv_init():
+    """torchvision's kaiming normal (fan_out), a new instance per layer: one shared Keras initializer with
+    seed=None holds one fixed seed, so every layer of the same shape got the same kernel (and every model
+    the same weights); found by the paper-002 ablation test."""
+    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
 
 
 def _conv(x, filters, kernel, stride, name):
     """torchvision's Conv2d(padding=kernel // 2, bias=False): explicit symmetric zero padding + 'valid'."""
     if kernel > 1:
         x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
-    return keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=False, kernel_initializer=_CONV_INIT,
+    return keras.layers.Conv2D(filters, kernel, strides=stride, use_bias=False, kernel_initializer=_conv_init(),
                                name=name)(x)
 
 

@@ -1,0 +1,448 @@
+"""Infant transfer (paper 002): CNN autoencoder pretraining → disease + age multitask transfer, eight backbones, ablations.
+
+Reproduces Park & Martin, "Cross-Domain Transfer Learning for Medical Condition Classification from Infant
+X-Ray Images":
+
+1. (§3, Fig. 3a, Eq. 1) pretrain an autoencoder per backbone (encoder = the backbone, a mirrored up-sampling
+   decoder, `keras_cxr.models.autoencoder.autoencoder`) with L1 on unlabeled adult and infant X-rays
+   (241,562 adult + 70,353 infant images in the paper);
+2. (§3, Fig. 3b, Eq. 2–4) transfer the encoder to labelled infant X-rays with a condition head (softmax, CE)
+   and an age head (MSE on the standardized age), total loss CE + 0.8 · MSE
+   (`keras_cxr.models.disease_age.disease_age_model`);
+3. (Table 1, Fig. 5–7) accuracy, recall, precision, F1 (macro: the unweighted mean over conditions, as the
+   paper's 11-class accuracy-like numbers suggest), mean ± sd over seeds, for eight backbones; age MAE and R²;
+   confusion matrix, ROC curves, the per-backbone line graph;
+4. (Table 2, Fig. 8) ablations: ablation-1 without representation learning (random encoder + both heads),
+   ablation-2 without the age head (disease head only), and the full model, every backbone × variant × seed.
+
+Paper numbers (Table 1 accuracy, full model): VGG19 0.8050, MobileNetV2 0.8067, ShuffleNet 0.8084, Xception
+0.8080, HRNet-W32 0.8160, ResNeXt-50 0.8190, DenseNet-121 0.8210, ResNet-50 0.8249. Hardware: the paper's
+312k-image pretraining of eight backbones takes GPU-days; `Config.quick()` runs two small backbones on the
+phantom in minutes on a CPU.
+
+Training settings the paper does not state (chosen as the field's usual transfer-learning defaults and
+documented per field in `Config`): 224 × 224 × 1 input (keras.applications' size), Adam (lr 1e-3 for the
+autoencoder, 1e-4 for transfer), batch 32, 50 autoencoder epochs and 30 transfer epochs, 3 seeds, patient-level
+70/10/20 train/val/test split, the last epoch's model evaluated. The paper's data are abdominal infant X-rays
+(AI-Hub, 11 conditions, ages in months); by default the phantom stands in (pediatric chest phantom,
+normal vs abnormal, ages in years).
+"""
+
+import dataclasses
+import json
+import os
+import warnings
+
+import numpy as np
+
+from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream
+
+BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
+             "resnet50")  # Table 1, in the paper's order
+VARIANTS = ("ablation1", "ablation2", "full")  # Table 2: no representation learning / no age head / full
+PAPER_TABLE_1 = {  # accuracy, recall, precision, F1 (means)
+    "vgg19": (0.8050, 0.8059, 0.8041, 0.8050), "mobilenet_v2": (0.8067, 0.8060, 0.8038, 0.8049),
+    "shufflenet_v1": (0.8084, 0.8101, 0.8104, 0.8102), "xception": (0.8080, 0.8111, 0.8110, 0.8110),
+    "hrnet_w32": (0.8160, 0.8191, 0.8185, 0.8188), "resnext50_32x4d": (0.8190, 0.8221, 0.8233, 0.8227),
+    "densenet121": (0.8210, 0.8231, 0.8212, 0.8221), "resnet50": (0.8249, 0.8280, 0.8251, 0.8250)}
+PAPER_TABLE_2 = {  # accuracy: ablation-1, ablation-2, full
+    "vgg19": (0.7772, 0.7927, 0.8050), "mobilenet_v2": (0.7847, 0.7957, 0.8067),
+    "shufflenet_v1": (0.7732, 0.7910, 0.8084), "xception": (0.7669, 0.7884, 0.8080),
+    "hrnet_w32": (0.7765, 0.7974, 0.8160), "resnext50_32x4d": (0.7728, 0.7965, 0.8190),
+    "densenet121": (0.7786, 0.7954, 0.8210), "resnet50": (0.7797, 0.8004, 0.8249)}
+
+
+@dataclasses.dataclass
+class Config(RecipeConfig):
+    """Settings of the study; defaults are the paper's where it states them, with their source."""
+
+    output_dir: str = "runs/infant_transfer"
+    pretrain_dir: tuple = ()  # §4.1: unlabeled adult + infant folders (any number)
+    transfer_dir: str | None = None  # §4.1: a labels.csv folder with a label and an age column
+    label_column: str = "label"  # the condition column of labels.csv
+    age_column: str = "age"  # the age column of labels.csv
+    age_unit: str = "years"  # the age column's unit, for the report (paper: months)
+    drop_missing_age: bool = False  # drop rows with a missing / non-numeric age (else: an error naming them)
+    phantom_pretrain_images: int = 2000  # not in the paper: adult + pediatric phantom stand-in
+    phantom_transfer_images: int = 1000  # not in the paper: pediatric phantom (normal vs abnormal, ages)
+    backbones: tuple = BACKBONES  # Table 1
+    variants: tuple = VARIANTS  # Table 2
+    seeds: tuple = (0, 1, 2)  # not stated: the ± of Tables 1–2 are over runs
+    age_loss_weight: float = 0.8  # Eq. 4: α
+    image_size: int = 224  # not stated: keras.applications' input size
+    decoder_filters: tuple = (256, 128, 64, 32, 16)  # not stated: mirrored widths
+    pretrain_epochs: int = 50  # not stated
+    pretrain_batch_size: int = 32  # not stated
+    pretrain_lr: float = 1e-3  # not stated: Adam's default
+    transfer_epochs: int = 30  # not stated
+    transfer_batch_size: int = 32  # not stated
+    transfer_lr: float = 1e-4  # not stated: the usual fine-tuning rate for pretrained CNNs
+    validation_fraction: float = 0.1  # not stated: patient level
+    test_fraction: float = 0.2  # not stated: patient level
+
+    @classmethod
+    def quick(cls, **overrides):
+        """Minutes on a 2-core CPU: phantom, 64 px, two small backbones, every variant, one seed."""
+        values = dict(output_dir="runs/infant_transfer_quick", phantom_pretrain_images=200,
+                      phantom_transfer_images=300, backbones=("resnet34", "mobilenet_v2"), seeds=(0,), image_size=64,
+                      decoder_filters=(32, 16), pretrain_epochs=3, pretrain_batch_size=32, transfer_epochs=4,
+                      transfer_lr=1e-3, verbose=2, jit_compile="false")
+        values.update(overrides)
+        return cls(**values)
+
+
+# ------------------------------------------------------------------------------------------- data
+def _dirs(value):
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def read_ages(config, index, csv_path):
+    """(index, ages) with each row's age from `age_column` of `csv_path` (matched by file name).
+
+    Raises:
+        ValueError: naming the file, the column, and the first rows whose age is missing or not a number,
+            unless `drop_missing_age` (then those rows are dropped with a warning).
+    """
+    import pandas as pd
+
+    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    if config.age_column not in table.columns:
+        raise ValueError(f"{csv_path}: no age column {config.age_column!r} (columns: {list(table.columns)}); pass "
+                         "--age-column NAME.")
+    by_name = dict(zip(table["filename"], zip(table[config.age_column], range(2, len(table) + 2))))
+    ages, bad = [], []
+    for path in index.paths:
+        text, row = by_name[os.path.basename(path)]
+        try:
+            age = float(text)
+        except ValueError:
+            age = float("nan")
+        if not np.isfinite(age):
+            bad.append(f"row {row} ({os.path.basename(path)}): {text!r}")
+        ages.append(age)
+    ages = np.asarray(ages, "float32")
+    if bad:
+        message = (f"{csv_path}: {len(bad)} rows have a missing or non-numeric {config.age_column!r}: "
+                   f"{'; '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
+        if not config.drop_missing_age:
+            raise ValueError(message + ". Fix them, or pass --drop-missing-age true to drop them.")
+        warnings.warn(message + "; dropped (--drop-missing-age).", stacklevel=2)
+        keep = np.isfinite(ages)
+        return index.subset(keep), ages[keep]
+    return index, ages
+
+
+def _one_hot_index(index):
+    """A binary index as two one-hot columns ("normal", <positive>); multi-class indexes unchanged."""
+    from keras_cxr.data import DatasetIndex
+
+    if index.task == "multiclass":
+        keep = np.isfinite(index.labels).all(1) & (np.nan_to_num(index.labels).sum(1) == 1)
+        return index.subset(keep)
+    if index.task != "binary":
+        raise ValueError(f"infant_transfer classifies one condition per image; the index is {index.task!r} "
+                         f"({index.class_names}). Pick a categorical --label-column.")
+    keep = np.isfinite(index.labels[:, 0])
+    index = index.subset(keep)
+    positive = index.class_names[0]
+    frame = index.frame.drop(columns=[positive]).copy()
+    frame["normal"] = 1.0 - index.labels[:, 0]
+    frame[positive] = index.labels[:, 0]
+    return DatasetIndex(frame, ["normal", positive], "multiclass")
+
+
+def load_data(config):
+    """Unlabeled pretraining images and the labelled transfer splits (with ages), as `DatasetIndex`es.
+
+    Returns:
+        {"pretrain": DatasetIndex, "splits": {"train" | "val" | "test": DatasetIndex},
+         "ages": {split: (N,) float32}, "class_names": [...], "age_unit": str}.
+    """
+    from keras_cxr.data import DatasetIndex, index_labels_csv, index_sources, phantom_index
+
+    dirs = _dirs(config.pretrain_dir)
+    if dirs:
+        pretrain = index_sources(dirs)
+    else:  # §4.1 pretrains on adult and infant images together
+        half = config.phantom_pretrain_images // 2
+        pretrain = DatasetIndex.concat([
+            phantom_index(half, config.image_size, seed=config.seed + 10, age_range=(18.0, 90.0), labels="abnormal",
+                          cache_dir=config.cache_dir),
+            phantom_index(config.phantom_pretrain_images - half, config.image_size, seed=config.seed + 11,
+                          age_range=(0.0, 18.0), labels="abnormal", cache_dir=config.cache_dir)], names=["adult", "infant"])
+    pretrain = limit(pretrain, config)
+    if config.transfer_dir is None:
+        labelled = phantom_index(config.phantom_transfer_images, config.image_size, seed=config.seed + 20,
+                                 labels="abnormal", cache_dir=config.cache_dir)
+        labelled = _one_hot_index(labelled)
+        ages = labelled.frame["age"].to_numpy("float32")
+        unit = "years"
+    else:
+        csv = os.path.join(config.transfer_dir, "labels.csv")
+        if not os.path.isfile(csv):
+            raise FileNotFoundError(f"--transfer-dir {config.transfer_dir!r} has no labels.csv (filename, "
+                                    f"{config.label_column}, {config.age_column} columns, images/ beside it).")
+        labelled = _one_hot_index(limit(index_labels_csv(config.transfer_dir, label_column=config.label_column), config))
+        labelled, ages = read_ages(config, labelled, csv)
+        unit = config.age_unit
+    labelled.frame["_age"] = ages
+    fractions = (1 - config.test_fraction - config.validation_fraction, config.validation_fraction, config.test_fraction)
+    splits = split_index(labelled, fractions, config.seed)
+    return {"pretrain": pretrain, "splits": splits, "class_names": labelled.class_names, "age_unit": unit,
+            "ages": {k: v.frame["_age"].to_numpy("float32") for k, v in splits.items()}}
+
+
+class _DiseaseAgeTargets:
+    """Wraps a `make_dataset` whose labels are [one-hot | age] into (x, {"disease", "age"}) batches."""
+
+    def __new__(cls, dataset, num_classes):
+        import keras
+
+        class Wrapped(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__(workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing,
+                                 max_queue_size=dataset.max_queue_size)
+
+            def __len__(self):
+                return len(dataset)
+
+            def __getitem__(self, i):
+                x, y = dataset[i]
+                return x, {"disease": y[:, :num_classes], "age": y[:, num_classes:]}
+
+            def on_epoch_end(self):
+                dataset.on_epoch_end()
+
+        return Wrapped()
+
+
+# ------------------------------------------------------------------------------------------- stages
+def pretrain(config, data, backbone):
+    """Stage 1 (Eq. 1): the backbone's autoencoder trained with L1 on the unlabeled images, streamed;
+    a resumable stage (`models/autoencoder_<backbone>.keras`). Returns (model, history or None)."""
+    history = {}
+
+    def train():
+        import keras
+
+        from keras_cxr.models import resolve_jit_compile
+        from keras_cxr.models.autoencoder import autoencoder
+
+        keras.utils.set_random_seed(config.seed)
+        model = autoencoder(backbone, input_shape=(config.image_size, config.image_size, 1),
+                            decoder_filters=config.decoder_filters)
+        dataset = stream(config, data["pretrain"], config.image_size, batch_size=config.pretrain_batch_size,
+                         target="image", seed=config.seed)
+        model.compile(optimizer=keras.optimizers.Adam(config.pretrain_lr), loss=keras.losses.MeanAbsoluteError(),
+                      jit_compile=resolve_jit_compile(config.jit_compile))
+        history.update(model.fit(dataset, epochs=config.pretrain_epochs,
+                                 callbacks=[backup_and_restore(config, f"autoencoder_{backbone}")],
+                                 verbose=config.verbose).history)
+        return model
+
+    model = stage(config, f"autoencoder_{backbone}", train)
+    return model, (history or None)
+
+
+def transfer(config, data, backbone, variant, autoencoder_model, seed):
+    """Stage 2 (Eq. 2–4) for one backbone × variant × seed; a resumable stage whose result holds the test
+    probabilities, age predictions and the loss history (`results/transfer_<backbone>_<variant>_seed<s>.npz`).
+
+    Variants (Table 2): "full" (autoencoder encoder + disease and age heads), "ablation1" (random encoder +
+    both heads), "ablation2" (autoencoder encoder + the disease head only: the age head is built but its loss
+    weight is 0, so it does not shape the encoder)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; variants: {VARIANTS}.")
+    name = f"transfer_{backbone}_{variant}_seed{seed}"
+
+    def train():
+        import keras
+
+        from keras_cxr.models import resolve_jit_compile
+        from keras_cxr.models.disease_age import disease_age_losses, disease_age_model
+
+        keras.utils.set_random_seed(seed)
+        train_index, ages = data["splits"]["train"], data["ages"]["train"]
+        num_classes = len(data["class_names"])
+        model = disease_age_model(backbone, num_classes, input_shape=(config.image_size, config.image_size, 1),
+                                  weights=None if variant == "ablation1" else autoencoder_model,
+                                  age_mean=float(ages.mean()), age_std=float(max(ages.std(), 1e-3)))
+        weight = 0.0 if variant == "ablation2" else config.age_loss_weight
+        losses, loss_weights = disease_age_losses(float(max(ages.std(), 1e-3)), weight)
+        labels = np.concatenate([train_index.labels, ages[:, None]], axis=1)
+        dataset = stream(config, train_index, config.image_size, labels=labels, seed=seed,
+                         batch_size=min(config.transfer_batch_size, len(train_index)))
+        model.compile(optimizer=keras.optimizers.Adam(config.transfer_lr), loss=losses, loss_weights=loss_weights,
+                      jit_compile=resolve_jit_compile(config.jit_compile))
+        history = model.fit(_DiseaseAgeTargets(dataset, num_classes), epochs=config.transfer_epochs,
+                            callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
+        frames = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None, batch_size=64)
+        predicted = model.predict(frames, verbose=0)
+        return {"disease": predicted["disease"], "age": predicted["age"][:, 0], "loss": np.asarray(history["loss"])}
+
+    return stage(config, name, train, kind="npz")
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+def evaluate(config, data, runs):
+    """Tables 1–2: per backbone × variant, mean ± sd over seeds of accuracy and macro recall, precision, F1
+    (Eq. 5–8), age MAE and R² (variants with an age head), and warnings for degenerate classifiers."""
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    from keras_cxr.metrics import classification_report
+
+    y = data["splits"]["test"].labels
+    ages = data["ages"]["test"]
+    results = {}
+    for (backbone, variant), seeds in runs.items():
+        rows, found = [], []
+        for run in seeds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                report = classification_report(y, run["disease"], class_names=data["class_names"], task="multiclass")
+            never = [c for c, m in report["per_class"].items() if m["tp"] + m["fp"] == 0]
+            if never and not found:
+                found.append(f"{backbone} {variant} never predicts {never}: its macro recall/precision/F1 are those "
+                             "of a classifier that ignores those conditions.")
+            row = {"accuracy": report["overall"]["accuracy"], "recall": report["macro"]["sensitivity"],
+                   "precision": report["macro"]["precision"], "f1": report["macro"]["f1"]}
+            if variant != "ablation2":
+                row.update(age_mae=float(mean_absolute_error(ages, run["age"])), age_r2=float(r2_score(ages, run["age"])))
+            rows.append(row)
+        summary = {k: (float(np.nanmean([r[k] for r in rows])), float(np.nanstd([r[k] for r in rows])))
+                   for k in rows[0]}
+        summary["warnings"] = found
+        results[f"{backbone}/{variant}"] = summary
+    return results
+
+
+def _figures(config, data, runs, table):
+    from keras_cxr.metrics import classification_report
+    from keras_cxr.report import plot_confusion_matrix, plot_metric_bars, plot_metric_lines, plot_roc_curves
+
+    folder = os.path.join(config.output_dir, "figures")
+    y = data["splits"]["test"].labels
+    truth = np.argmax(y, axis=1)
+    full = {b: table[f"{b}/full"] for b in config.backbones if f"{b}/full" in table}
+    if full:
+        best = max(full, key=lambda b: full[b]["accuracy"][0])
+        run = runs[(best, "full")][0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            matrix = classification_report(y, run["disease"], task="multiclass")["confusion_matrix"]
+        plot_confusion_matrix(np.asarray(matrix), data["class_names"], normalize=True,
+                              title=f"Fig. 6: {best} (full model)", path=os.path.join(folder, "confusion_matrix.png"))
+        if len(set(truth.tolist())) > 1:
+            plot_roc_curves(truth, run["disease"], data["class_names"], title=f"Fig. 5: ROC, {best} (full model)",
+                            path=os.path.join(folder, "roc_curves.png"))
+        metrics = ("accuracy", "recall", "precision", "f1")
+        plot_metric_lines({b: {m: r[m][0] for m in metrics} for b, r in full.items()}, metrics,
+                          errors={b: {m: r[m][1] for m in metrics} for b, r in full.items()},
+                          title="Fig. 7: performance by network (full model)",
+                          path=os.path.join(folder, "backbones_line.png"))
+    variants = [v for v in config.variants if all(f"{b}/{v}" in table for b in config.backbones)]
+    if variants:
+        plot_metric_bars({v: {b: table[f"{b}/{v}"]["accuracy"][0] for b in config.backbones} for v in variants},
+                         metrics=tuple(config.backbones), title="Fig. 8: ablation study (accuracy)",
+                         path=os.path.join(folder, "ablation_bars.png"))
+
+
+def _reconstruction_figure(config, data, model, backbone):
+    import keras
+
+    from keras_cxr.report import plot_image_grid
+
+    images = stream(config, data["splits"]["test"].subset(np.arange(min(4, len(data["splits"]["test"])))),
+                    config.image_size, shuffle=False, target=None, batch_size=4)[0][0]
+    restored = keras.ops.convert_to_numpy(model(images))
+    plot_image_grid({"input": images, "reconstruction": np.clip(restored, 0, 1)},
+                    path=os.path.join(config.output_dir, "figures", f"reconstruction_{backbone}.png"))
+
+
+# ------------------------------------------------------------------------------------------- run
+def run(config=None):
+    """Runs pretraining, transfer (every backbone × variant × seed) and evaluation; returns the metrics.
+
+    Example:
+    >>> from keras_cxr.recipes import infant_transfer
+    >>> metrics = infant_transfer.run(infant_transfer.Config.quick(output_dir="/tmp/infant"))  # doctest: +SKIP
+    """
+    return run_recipe(config or Config(), _steps, _write_markdown)
+
+
+def _steps(config):
+    from keras_cxr.models import list_models
+    from keras_cxr.report import plot_training_curves
+
+    unknown = [b for b in config.backbones if b not in list_models()]
+    if unknown:
+        raise ValueError(f"Unknown backbones {unknown}; registered: {', '.join(list_models())}.")
+    data = load_data(config)
+    runs = {}
+    for backbone in config.backbones:
+        needs_pretraining = any(v != "ablation1" for v in config.variants)
+        encoder = None
+        if needs_pretraining:
+            encoder, history = pretrain(config, data, backbone)
+            _reconstruction_figure(config, data, encoder, backbone)
+            if history:
+                plot_training_curves(history, metrics=["loss"], title=f"autoencoder {backbone} (L1)",
+                                     path=os.path.join(config.output_dir, "figures", f"pretrain_{backbone}.png"))
+        for variant in config.variants:
+            runs[(backbone, variant)] = [transfer(config, data, backbone, variant, encoder, seed)
+                                         for seed in config.seeds]
+    table = evaluate(config, data, runs)
+    _figures(config, data, runs, table)
+    return {"table": table, "class_names": data["class_names"], "age_unit": data["age_unit"],
+            "sizes": {"pretrain": len(data["pretrain"]), **{k: len(v) for k, v in data["splits"].items()}}}
+
+
+def _write_markdown(config, metrics):
+    table, unit = metrics["table"], metrics["age_unit"]
+    lines = ["# Infant transfer (paper 002) — run report", "",
+             "Data: " + ("synthetic phantom (adult + pediatric pretraining; pediatric normal vs abnormal with ages)"
+                         if config.transfer_dir is None else f"pretraining `{list(_dirs(config.pretrain_dir))}`, "
+                         f"transfer `{config.transfer_dir}` ({config.label_column}, {config.age_column})") +
+             f"; {config.image_size} px, seeds {list(config.seeds)}, α = {config.age_loss_weight}.", "",
+             "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
+             "Sizes: " + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items()) +
+             f"; classes {metrics['class_names']}.", ""]
+    found = [w for r in table.values() for w in r["warnings"]]
+    if found:
+        lines += ["**Warnings:**", ""] + [f"- {w}" for w in found] + [""]
+    lines += ["## Table 1: full model, mean ± sd over seeds (paper accuracy / recall / precision / F1 in brackets)", "",
+              f"| backbone | accuracy | recall | precision | F1 | age MAE ({unit}) | age R² | paper |",
+              "|---|---|---|---|---|---|---|---|"]
+    for backbone in config.backbones:
+        r = table.get(f"{backbone}/full")
+        if r is None:
+            continue
+        paper = PAPER_TABLE_1.get(backbone)
+        lines.append(f"| {backbone} | " + " | ".join(f"{r[m][0]:.4f} ± {r[m][1]:.4f}" for m in
+                                                      ("accuracy", "recall", "precision", "f1")) +
+                     f" | {r['age_mae'][0]:.2f} | {r['age_r2'][0]:.3f} | "
+                     f"{' / '.join(f'{v:.4f}' for v in paper) if paper else '—'} |")
+    lines += ["", "## Table 2: ablations, accuracy mean ± sd (paper in brackets)", "",
+              "| backbone | " + " | ".join(config.variants) + " |", "|---" * (len(config.variants) + 1) + "|"]
+    for backbone in config.backbones:
+        paper = PAPER_TABLE_2.get(backbone)
+        cells = []
+        for variant in config.variants:
+            r = table.get(f"{backbone}/{variant}")
+            reference = f" [{paper[VARIANTS.index(variant)]:.4f}]" if paper else ""
+            cells.append(f"{r['accuracy'][0]:.4f} ± {r['accuracy'][1]:.4f}{reference}" if r else "—")
+        lines.append(f"| {backbone} | " + " | ".join(cells) + " |")
+    lines += ["", "## Figures", ""] + [f"![{f}](figures/{f})" for f in
+                                       sorted(os.listdir(os.path.join(config.output_dir, "figures")))]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    """Command line: every Config field is a `--flag`; `--quick` starts from `Config.quick()`."""
+    from keras_cxr.recipes._cli import parse_config
+
+    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
+    metrics = run(config)
+    print(json.dumps({k: {m: v[m] for m in ("accuracy", "f1")} for k, v in metrics["table"].items()}, indent=2))
+    print(f"report: {os.path.join(config.output_dir, 'report.md')}")
+    return metrics
