@@ -8,16 +8,28 @@ Diseases", IEEE Access 12 (2024), doi:10.1109/ACCESS.2024.3418985:
    wd 0.05, lr 1.5e-4 · batch/256, 20 warmup epochs + cosine, 800 epochs;
 2. (§III.B) fine-tune the online encoder + linear head on the class token, 6 sigmoid outputs, mean BCE;
    AdamW lr 2.5e-3, batch 128, 75 epochs (5 warmup) + cosine, layer decay 0.55, RandAugment m6, DropPath
-   0.2, 3 seeds; baselines ViT-S and ResNet-34 from scratch;
+   0.2, 3 seeds; (§IV.B) eight methods (`METHODS`): ResNet-34 and ViT-S each from scratch, ImageNet-
+   pretrained (IN) and pretrained on adult X-rays, then MAE(X-ray) and dual-MAE(X-ray);
 3. (Tables 2–6) per-class AUC, mean AUC, sensitivity / precision / F1, masking-ratio and label-fraction
    sweeps; we add bootstrap confidence intervals and DeLong tests.
 
-Paper numbers (PediCXR test set, mean AUC): ViT-S (random) 0.645, ResNet-34 (random) 0.669, MAE (X-ray)
-0.735, dual-MAE (X-ray) 0.752 (Table 3). Hardware: the paper pretrains on 303k images for 800 epochs
+Paper numbers (PediCXR test set, mean AUC, Table 3): ResNet-34 random 0.669 / IN 0.697 / X-ray 0.712, ViT-S
+random 0.645 / IN 0.638 / X-ray 0.669, MAE(X-ray) 0.735, dual-MAE(X-ray) 0.752. Hardware: the paper pretrains on 303k images for 800 epochs
 (GPU-days). `Config.quick()` runs the whole pipeline on the phantom in minutes on a CPU. On a GPU or a CPU
 with bf16 units, `dtype_policy="mixed_bfloat16"` (`--dtype-policy mixed_bfloat16`) trains MAE faster than
 float32: on this project's 2-core AMX CPU at batch 32, 33-36 against 11.5-12.3 images/s on PyTorch and 16.0
 against 12.7 on TensorFlow (`benchmarks/mae_pretrain.py`); the losses and the classifier heads stay float32.
+
+Baselines (§IV.B): the paper gives its fine-tuning recipe for "the ViT model" and says nothing more about
+how the baselines were trained; our choices, applied to all of them: the same fine-tuning as MAE (AdamW
+β 0.9 / 0.95, weight decay 0.05 without biases, norms and tokens, lr 2.5e-3 at batch 128, 75 epochs with 5
+warmup + cosine, RandAugment m6, mean BCE over the 6 classes, 3 seeds), DropPath 0.2 for every ViT-S and
+none for ResNet-34 (it has no such layer), layer-wise lr decay 0.55 only for MAE and dual-MAE (the
+BEiT / MAE convention for masked-modelling encoders; the other ViT-S get one lr). IN: ResNet-34 from
+torchvision's ImageNet weights (stem summed over RGB for the 1-channel input); ViT-S only from a weights
+file the user gives (keras_cxr has no converter for published ViT-S weights). X-ray: supervised on the
+adult sets' labels (`pretrain_supervised`). A method whose initialization cannot be had is left out with
+the reason (`resolve_methods`), never trained from random weights under its name.
 
 Choices where the paper is silent: decoder size (MAE's default 512-d, 8 blocks, 16 heads), the threshold
 for sensitivity/precision/F1 (Youden's J per class on the validation split), the test split for folders
@@ -34,7 +46,9 @@ import numpy as np
 
 from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream
 
-PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "mae": 0.735, "dual_mae": 0.752}
+PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
+                          "vit_imagenet": 0.638, "resnet34_xray": 0.712, "vit_xray": 0.669, "mae": 0.735,
+                          "dual_mae": 0.752}
 PAPER_TABLE_2 = {"mae": {0.65: 0.698, 0.70: 0.681, 0.75: 0.733, 0.80: 0.731, 0.85: 0.735, 0.90: 0.734, 0.95: 0.726},
                  "dual_mae": {0.65: 0.699, 0.70: 0.747, 0.75: 0.752, 0.80: 0.741, 0.85: 0.746, 0.90: 0.740, 0.95: 0.697}}
 TABLE_5_METRICS = ("mean_auc", "sensitivity", "precision", "f1")
@@ -46,11 +60,17 @@ PAPER_TABLE_6 = {"resnet34_scratch": {0.1: 0.551, 0.5: 0.639, 1.0: 0.667}, "vit_
                  "resnet34_imagenet": {0.1: 0.589, 0.5: 0.639, 1.0: 0.694}, "vit_imagenet": {0.1: 0.623, 0.5: 0.661, 1.0: 0.655},
                  "resnet34_xray": {0.1: 0.569, 0.5: 0.670, 1.0: 0.694}, "vit_xray": {0.1: 0.576, 0.5: 0.611, 1.0: 0.654},
                  "mae": {0.1: 0.636, 0.5: 0.686, 1.0: 0.732}, "dual_mae": {0.1: 0.620, 0.5: 0.733, 1.0: 0.752}}
-METHODS = ("vit_scratch", "resnet34_scratch", "mae", "dual_mae")
+# §IV.B, Tables 3, 4, 6: each backbone from scratch, ImageNet-pretrained (IN), pretrained on adult X-rays, then
+# MAE(X-ray) and dual-MAE(X-ray).
+METHODS = ("resnet34_scratch", "vit_scratch", "resnet34_imagenet", "vit_imagenet", "resnet34_xray", "vit_xray",
+           "mae", "dual_mae")
+QUICK_METHODS = ("resnet34_scratch", "vit_scratch", "mae", "dual_mae")  # Config.quick(): 4 of the 8, to stay fast
 # Registered models (keras_cxr.models.list_models()) of each method: pretraining, then fine-tuning (§IV.B).
-PRETRAINING_MODELS = {"mae": "mae_vit_small", "dual_mae": "dual_mae_vit_small"}
-FINETUNE_MODELS = {"vit_scratch": "vit_small", "resnet34_scratch": "resnet34", "mae": "vit_small",
-                   "dual_mae": "vit_small"}
+PRETRAINING_MODELS = {"mae": "mae_vit_small", "dual_mae": "dual_mae_vit_small", "resnet34_xray": "resnet34",
+                      "vit_xray": "vit_small"}
+FINETUNE_MODELS = {"resnet34_scratch": "resnet34", "vit_scratch": "vit_small", "resnet34_imagenet": "resnet34",
+                   "vit_imagenet": "vit_small", "resnet34_xray": "resnet34", "vit_xray": "vit_small",
+                   "mae": "vit_small", "dual_mae": "vit_small"}
 
 
 @dataclasses.dataclass
@@ -97,19 +117,29 @@ class Config(RecipeConfig):
     label_fractions: tuple = (0.01, 0.1, 0.5, 1.0)  # Table 5: dual-MAE fine-tuned on these fractions of labels
     table_6_fractions: tuple = (0.1, 0.5, 1.0)  # Table 6: every method on these fractions
     validation_fraction: float = 0.2  # §IV.A: 20 % of PediCXR training data for validation
-    methods: tuple = METHODS  # §IV.B
+    methods: tuple = METHODS  # §IV.B: the eight methods of Tables 3, 4 and 6
+    # ImageNet initializations (§IV.B "IN"): "imagenet" fetches torchvision's resnet34-b627a593.pth through
+    # Keras' cache (keras_cxr.models.load_torchvision_weights converts it), or a path (.pth / .weights.h5 /
+    # .keras); "none" leaves the method out. No ViT-S converter exists in keras_cxr: vit_imagenet needs a
+    # keras_cxr vit_small weights file (.weights.h5 / .keras) of this Config's ViT size.
+    resnet34_imagenet_weights: str | None = "imagenet"
+    vit_imagenet_weights: str | None = None
+    xray_pretrain_epochs: int = 100  # not stated: supervised pretraining of ResNet-34(X-ray) / ViT-S(X-ray)
     bootstrap_resamples: int = 1000  # not in the paper: CIs on mean AUC
 
     @classmethod
     def quick(cls, **overrides):
         """Minutes on a 2-core CPU: phantom, 64 px, patch 8, a 2-block ViT, a few epochs, one seed; Tables 5-6
-        only at 100 % of the labels (the main run, no extra training)."""
+        only at 100 % of the labels (the main run, no extra training); 4 of the 8 methods (`QUICK_METHODS`:
+        both backbones from scratch, MAE, dual-MAE), so the ImageNet and X-ray-pretrained baselines are
+        skipped and the report says so (pass `methods=METHODS` / `--methods ...` to run them)."""
         values = dict(output_dir="runs/dual_mae_quick", phantom_pretrain_images=160, phantom_finetune_images=200,
                       image_size=64, resize_to=72, patch_size=8, embed_dim=64, depth=2, num_heads=2, mlp_dim=128,
                       decoder_dim=32, decoder_depth=1, decoder_num_heads=2, pretrain_batch_size=32,
                       pretrain_epochs=3, pretrain_warmup_epochs=1, pretrain_base_lr=1.5e-3, finetune_batch_size=32,
                       finetune_epochs=3, finetune_warmup_epochs=1, seeds=(0,), bootstrap_resamples=200, verbose=2,
                       label_fractions=(1.0,), table_6_fractions=(1.0,),  # Tables 5-6 from the main run only
+                      methods=QUICK_METHODS,  # 4 of the 8 methods; the report lists the others as not requested
                       jit_compile="false")  # tiny models, few steps: XLA compiling costs more than it saves
         values.update(overrides)
         return cls(**values)
@@ -287,9 +317,102 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
     return model, (history or None)
 
 
+def _none(value):
+    return value is None or str(value).strip().lower() in ("", "none")
+
+
+def resolve_methods(config, data):
+    """Which of `config.methods` can run, checked before anything trains: ({method: initialization},
+    {method: reason it is left out}).
+
+    Initialization: None (scratch, MAE, dual-MAE: their own pretraining), "imagenet" or a weights path
+    (the ImageNet methods), "xray" (supervised pretraining on the adult images, `pretrain_supervised`).
+    An ImageNet method whose weights cannot be had, or an X-ray method without labelled adult images, is
+    left out with the reason (report.md and metrics.json `methods_left_out`), never trained from random
+    weights under a "pretrained" name.
+
+    Raises:
+        ValueError: an unknown method, or a weights path that does not exist.
+    """
+    from keras_cxr.models import create_model
+
+    unknown = [m for m in config.methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}.")
+    run, left_out = {}, {}
+    for method in config.methods:
+        if method.endswith("_imagenet"):
+            weights = config.resnet34_imagenet_weights if method == "resnet34_imagenet" else config.vit_imagenet_weights
+            flag = "--resnet34-imagenet-weights" if method == "resnet34_imagenet" else "--vit-imagenet-weights"
+            if _none(weights):
+                left_out[method] = (
+                    f"no ImageNet weights given ({flag} is none)" if method == "resnet34_imagenet" else
+                    "keras_cxr has no converter for published ImageNet ViT-S/16 weights (timm / DeiT); pass "
+                    f"{flag} a keras_cxr vit_small .weights.h5 / .keras file of this run's ViT size")
+                continue
+            if weights != "imagenet" and not os.path.exists(weights):
+                raise ValueError(f"{flag} {weights!r} does not exist; pass an existing weights file, 'imagenet' "
+                                 "(ResNet-34 only) or none to leave the method out.")
+            try:  # fetch / convert once now, on a small input, so a missing file is known before training
+                size = 32 if method == "resnet34_imagenet" else config.image_size  # a ViT file fixes its size
+                create_model(FINETUNE_MODELS[method], input_shape=(size, size, 1), weights=weights,
+                             **({} if method == "resnet34_imagenet" else _vit_kwargs(config)))
+            except (OSError, ValueError) as error:
+                left_out[method] = f"the ImageNet weights cannot be had: {error}"
+                continue
+            run[method] = weights
+        elif method.endswith("_xray"):
+            if not data["pretrain"].class_names:
+                left_out[method] = ("the adult pretraining images carry no labels; §IV.B's X-ray-pretrained "
+                                    "baselines are trained on labelled adult X-rays (ChestX-ray14 / CheXpert layouts)")
+                continue
+            run[method] = "xray"
+        else:
+            run[method] = None
+    return run, left_out
+
+
+def pretrain_supervised(config, data, method):
+    """ResNet-34(X-ray) / ViT-S(X-ray) (§IV.B): the backbone trained supervised on the labelled adult
+    pretraining images, a resumable stage (`models/<method>_pretrain.keras`).
+
+    The paper does not say how these baselines were pretrained; our reading: multi-label sigmoid + mean
+    BCE over the adult sets' own findings (ChestX-ray14's 14, CheXpert's 14 observations with U-Zeros; a
+    finding a source lacks counts as negative), frontal views, the fine-tuning optimizer of §III.B (AdamW
+    `finetune_lr` on warmup + cosine, no decay on biases / norms / tokens, RandAugment, DropPath for the
+    ViT) for `xray_pretrain_epochs`. The fine-tuning then copies every layer but the head.
+    """
+    name = f"{method}_pretrain"
+
+    def train():
+        import keras
+
+        from keras_cxr.data import randaugment
+        from keras_cxr.models import create_model, resolve_jit_compile
+
+        index = data["pretrain"]
+        options = {} if PRETRAINING_MODELS[method] == "resnet34" else dict(_vit_kwargs(config),
+                                                                           drop_path_rate=config.drop_path_rate)
+        model = create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
+                             num_classes=len(index.class_names), head_activation="sigmoid", **options)
+        dataset = stream(config, index, config.image_size, labels=np.nan_to_num(index.labels),
+                         batch_size=min(config.finetune_batch_size, len(index)), seed=config.seed,
+                         batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet")
+        model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.xray_pretrain_epochs,
+                                       config.finetune_warmup_epochs),
+                      loss=keras.losses.BinaryCrossentropy(), jit_compile=resolve_jit_compile(config.jit_compile))
+        model.fit(dataset, epochs=config.xray_pretrain_epochs, callbacks=[backup_and_restore(config, name)],
+                  verbose=config.verbose)
+        return model
+
+    return stage(config, name, train)
+
+
 def build_classifier(config, method, pretrained, num_classes):
     """Fine-tuning model (§III.B, §IV.B): `FINETUNE_MODELS[method]` with a linear sigmoid head on the class
-    token (or ResNet-34's pooled features), initialized from the pretrained (online) encoder when there is one."""
+    token (or ResNet-34's pooled features), initialized from `pretrained` when given: an MAE / dual-MAE
+    (its online encoder), an X-ray-pretrained classifier (every layer but a head of another size), or
+    ImageNet weights ("imagenet" or a file)."""
     import keras
 
     from keras_cxr.models import create_model
@@ -297,17 +420,19 @@ def build_classifier(config, method, pretrained, num_classes):
     name = FINETUNE_MODELS[method]
     shape = (config.image_size, config.image_size, 1)
     if name == "resnet34":
-        return create_model(name, input_shape=shape, num_classes=num_classes, head_activation="sigmoid")
+        return create_model(name, input_shape=shape, num_classes=num_classes, head_activation="sigmoid",
+                            weights=pretrained)
     options = dict(_vit_kwargs(config), drop_path_rate=config.drop_path_rate)
     if pretrained is not None:  # MAE's fine-tuning head init; weights copied from the (online) encoder
         options.update(weights=pretrained, head_initializer=keras.initializers.TruncatedNormal(stddev=2e-5))
     return create_model(name, input_shape=shape, num_classes=num_classes, head_activation="sigmoid", **options)
 
 
-def finetune(config, data, method, pretrained, seed, fraction=1.0):
+def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
     """Fine-tunes one model (§III.B) on a label fraction, streaming the images; a resumable stage whose
-    result is the validation and test probabilities and the loss history (`results/finetune_*.npz`)."""
-    name = f"finetune_{method}_seed{seed}_fraction{int(round(fraction * 100))}"
+    result is the validation and test probabilities and the loss history (`results/finetune_*.npz`).
+    `variant` names another pretraining of the same method (Table 2's masking ratios: "_mask65")."""
+    name = f"finetune_{method}{variant}_seed{seed}_fraction{int(round(fraction * 100))}"
 
     def train():
         import keras
@@ -439,7 +564,7 @@ def label_fraction_tables(config, data, pretrained, full):
         return found
 
     tables = {}
-    if "dual_mae" in config.methods and config.label_fractions:
+    if "dual_mae" in full and config.label_fractions:
         tables["table_5"] = {float(f): {k: results(float(f), ["dual_mae"])["dual_mae"][k] for k in TABLE_5_METRICS}
                              for f in sorted(set(config.label_fractions))}
     if config.table_6_fractions:
@@ -487,15 +612,24 @@ def _steps(config):
     data = load_data(config)
     sample = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None,
                     batch_size=4)[0][0]
+    methods, left_out = resolve_methods(config, data)
     pretrained, histories = {}, {}
-    for method, ratio in (("mae", config.mask_ratio_mae), ("dual_mae", config.mask_ratio_dual)):
-        if method in config.methods:
+    for method, initialization in methods.items():
+        if initialization == "xray":
+            pretrained[method] = pretrain_supervised(config, data, method)
+        elif initialization is not None:
+            pretrained[method] = initialization
+    ratios = {"mae": config.mask_ratio_mae, "dual_mae": config.mask_ratio_dual}
+    for method, ratio in ratios.items():
+        if method in methods:
             pretrained[method], histories[f"pretrain_{method}"] = pretrain(config, data, method, ratio)
             _reconstruction_figure(config, pretrained[method], sample,
                                    os.path.join(config.output_dir, "figures", f"reconstruction_{method}.png"))
     predictions = {m: [finetune(config, data, m, pretrained.get(m), seed) for seed in config.seeds]
-                   for m in config.methods}
+                   for m in methods}
     metrics = {"class_names": data["class_names"], "table_3_4": evaluate(config, data, predictions),
+               "methods_run": list(methods), "methods_left_out": left_out,
+               "methods_not_requested": [m for m in METHODS if m not in config.methods],
                "split_sizes": {"pretrain": len(data["pretrain"]),
                                **{k: len(v) for k, v in data["splits"].items()}},
                "test_split": data["test_split"]}
@@ -503,8 +637,12 @@ def _steps(config):
         metrics["table_2"] = {}
         for method in ("mae", "dual_mae"):
             for ratio in config.mask_ratio_sweep:
+                if method in methods and abs(ratio - ratios[method]) < 1e-9:  # the main run's pretraining
+                    metrics["table_2"].setdefault(method, {})[ratio] = metrics["table_3_4"][method]["mean_auc"]
+                    continue
                 model, _ = pretrain(config, data, method, ratio)
-                runs = {method: [finetune(config, data, method, model, seed) for seed in config.seeds]}
+                variant = f"_mask{int(round(ratio * 100))}"
+                runs = {method: [finetune(config, data, method, model, seed, variant=variant) for seed in config.seeds]}
                 metrics["table_2"].setdefault(method, {})[ratio] = evaluate(config, data, runs)[method]["mean_auc"]
     metrics.update(label_fraction_tables(config, data, pretrained, metrics["table_3_4"]))
     for name, history in histories.items():
@@ -535,6 +673,18 @@ def _mean_sd(value):
     return f"{value:.3f}"
 
 
+def _method_lines(metrics):
+    """Which of the paper's eight methods ran, which were left out and why, which were not requested."""
+    ran = metrics.get("methods_run", list(metrics["table_3_4"]))
+    lines = [f"Methods: {len(ran)} of the paper's {len(METHODS)} ran ({', '.join(ran)})."]
+    for method, reason in metrics.get("methods_left_out", {}).items():
+        lines.append(f"- **{method} left out**: {reason}.")
+    if metrics.get("methods_not_requested"):
+        lines.append(f"- Not requested in this run (`methods`; `Config.quick()` runs {len(QUICK_METHODS)} of "
+                     f"{len(METHODS)} to stay fast): {', '.join(metrics['methods_not_requested'])}.")
+    return lines
+
+
 def _write_markdown(config, metrics):
     table = metrics["table_3_4"]
     lines = ["# Dual-MAE (paper 000) — run report", "",
@@ -545,6 +695,7 @@ def _write_markdown(config, metrics):
              "", f"Test split: {metrics.get('test_split', 'not recorded')}; validation: {config.validation_fraction:.0%} "
              "of the remaining images by patient (§IV.A). Split sizes: "
              + ", ".join(f"{k} {v}" for k, v in metrics["split_sizes"].items()) + ".",
+             "", *_method_lines(metrics),
              "", "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
              "## Tables 3–4: test metrics, mean ± sd over seeds (thresholds: Youden's J on validation)", "",
              *_warning_lines(table),
@@ -553,7 +704,7 @@ def _write_markdown(config, metrics):
     for method, r in table.items():
         lines.append(f"| {method} | {r['mean_auc'][0]:.3f} ± {r['mean_auc'][1]:.3f} | "
                      f"{r['mean_auc_ci95'][0]:.3f}–{r['mean_auc_ci95'][1]:.3f} | {PAPER_TABLE_3_MEAN_AUC.get(method, '—')} | "
-                     f"{r['sensitivity'][0]:.3f} | {r['precision'][0]:.3f} | {r['f1'][0]:.3f} |")
+                     f"{_mean_sd(r['sensitivity'])} | {_mean_sd(r['precision'])} | {_mean_sd(r['f1'])} |")
     lines += ["", "Per-class AUC (mean over seeds):", "", "| method | " + " | ".join(metrics["class_names"]) + " |",
               "|---" * (len(metrics["class_names"]) + 1) + "|"]
     for method, r in table.items():

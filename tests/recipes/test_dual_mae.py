@@ -1,5 +1,6 @@
 """Smoke runs of the paper-000 recipe at tiny sizes, and resumption of an interrupted pretraining."""
 
+import dataclasses
 import json
 
 import keras
@@ -16,7 +17,9 @@ TINY = dict(phantom_pretrain_images=48, phantom_finetune_images=90, image_size=3
 
 def test_quick_run_writes_full_output(tmp_path):
     metrics = dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), **TINY))
-    assert set(metrics["table_3_4"]) == set(dual_mae.METHODS)
+    assert set(metrics["table_3_4"]) == set(dual_mae.QUICK_METHODS)  # quick: 4 of the 8, and it says so
+    assert set(metrics["methods_not_requested"]) == set(dual_mae.METHODS) - set(dual_mae.QUICK_METHODS)
+    assert "Not requested in this run" in (tmp_path / "report.md").read_text()
     for method, row in metrics["table_3_4"].items():
         assert 0.0 <= row["mean_auc"][0] <= 1.0 and len(row["auc_per_class"]) == 6
     assert "delong_vs_dual_mae" in metrics["table_3_4"]["mae"]
@@ -145,3 +148,83 @@ def test_report_names_the_test_split(tmp_path):
         "table_3_4": {}, "class_names": ["a"], "split_sizes": {"train": 3, "val": 1, "test": 2},
         "test_split": "the official test split, 2 images"})
     assert "Test split: the official test split, 2 images" in text
+
+
+def _torchvision_resnet34_file(path, seed=0):
+    """A state dict in torchvision's ResNet-34 layout (random numbers), as resnet34-b627a593.pth is."""
+    import torch
+
+    from keras_cxr.models import create_model
+    from keras_cxr.models.resnet.resnet import _torchvision_names
+
+    model = create_model("resnet34", input_shape=(32, 32, 3))
+    rng = np.random.default_rng(seed)
+    state, names = {}, {layer.name for layer in model.layers}
+    for ours, theirs in _torchvision_names().items():
+        if ours == "head":
+            state.update({"fc.weight": rng.normal(size=(1000, 512)), "fc.bias": rng.normal(size=1000)})
+            continue
+        if ours not in names:
+            continue  # no downsampling in stage 1
+        layer = model.get_layer(ours)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for key in ("weight", "bias", "running_mean"):
+                state[f"{theirs}.{key}"] = rng.normal(size=layer.gamma.shape)
+            state[f"{theirs}.running_var"] = rng.uniform(0.5, 2.0, size=layer.gamma.shape)
+        else:
+            state[f"{theirs}.weight"] = rng.normal(size=tuple(layer.kernel.shape)).transpose(3, 2, 0, 1) * 0.05
+    torch.save({k: torch.tensor(v, dtype=torch.float32) for k, v in state.items()}, path)
+    return state
+
+
+def _eight_method_config(tmp_path):
+    state = _torchvision_resnet34_file(tmp_path / "resnet34.pth")
+    config = dual_mae.Config.quick(output_dir=str(tmp_path / "run"), methods=dual_mae.METHODS,
+                                   resnet34_imagenet_weights=str(tmp_path / "resnet34.pth"), xray_pretrain_epochs=1,
+                                   **TINY)
+    return config, state
+
+
+@pytest.mark.slow  # 2 minutes on a 2-core CPU: seven fine-tunings and two supervised pretrainings
+def test_eight_methods_run_end_to_end_or_are_left_out_with_the_reason(tmp_path):
+    config, _ = _eight_method_config(tmp_path)
+    metrics = dual_mae.run(config)
+    ran = set(dual_mae.METHODS) - {"vit_imagenet"}
+    assert set(metrics["table_3_4"]) == ran == set(metrics["methods_run"])
+    assert "converter" in metrics["methods_left_out"]["vit_imagenet"]
+    assert (tmp_path / "run/models/resnet34_xray_pretrain.keras").exists()
+    assert (tmp_path / "run/models/vit_xray_pretrain.keras").exists()
+    assert set(metrics["table_6"]) == ran
+    report = (tmp_path / "run/report.md").read_text()
+    assert "**vit_imagenet left out**" in report and "| resnet34_imagenet |" in report
+    assert "| vit_imagenet |" not in report
+    saved = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert "vit_imagenet" in saved["methods_left_out"]
+
+
+def test_methods_are_resolved_before_training(tmp_path, monkeypatch):
+    config, state = _eight_method_config(tmp_path)
+    classifier = dual_mae.build_classifier(config, "resnet34_imagenet", config.resnet34_imagenet_weights, 6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(classifier.get_layer("stem_conv").kernel)[..., 0, :],
+                               state["conv1.weight"].transpose(2, 3, 1, 0).sum(axis=2), rtol=1e-5, atol=1e-6)
+    data = dual_mae.load_data(config)
+    run, left_out = dual_mae.resolve_methods(config, data)
+    assert set(run) == set(dual_mae.METHODS) - {"vit_imagenet"} and set(left_out) == {"vit_imagenet"}
+    assert run["resnet34_imagenet"] == config.resnet34_imagenet_weights and run["vit_xray"] == "xray"
+
+    # Offline: "imagenet" cannot be fetched, so ResNet-34(IN) is left out (never a random "pretrained" model).
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    run, left_out = dual_mae.resolve_methods(dataclasses.replace(config, resnet34_imagenet_weights="imagenet"), data)
+    assert "resnet34_imagenet" not in run and "resnet34-b627a593.pth" in left_out["resnet34_imagenet"]
+    with pytest.raises(ValueError, match="does not exist"):
+        dual_mae.resolve_methods(dataclasses.replace(config, vit_imagenet_weights=str(tmp_path / "no.keras")), data)
+    with pytest.raises(ValueError, match="unknown methods"):
+        dual_mae.resolve_methods(dataclasses.replace(config, methods=("resnet50",)), data)
+    unlabeled = {**data, "pretrain": data["pretrain"].subset(np.arange(4))}
+    unlabeled["pretrain"] = type(unlabeled["pretrain"])(unlabeled["pretrain"].frame.drop(
+        columns=unlabeled["pretrain"].class_names), [], "unlabeled")
+    _, left_out = dual_mae.resolve_methods(config, unlabeled)
+    assert "no labels" in left_out["resnet34_xray"] and "no labels" in left_out["vit_xray"]
