@@ -32,9 +32,16 @@ CPU; the last row forces XLA for both.
 """
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+
+from _harness import print_result, time_in_subprocess  # noqa: E402
 
 ENCODER = dict(embed_dim=384, depth=12, num_heads=6, mlp_dim=1536)
 DECODER = dict(decoder_dim=512, decoder_depth=2, decoder_num_heads=16)
@@ -90,44 +97,13 @@ def time_monai(batch, steps, warmup, precision, image_size):
     return steps * len(batch) / (time.perf_counter() - start)
 
 
-def _time_in_subprocess(name, precision, args):
-    """Images/s of one candidate, measured in a fresh interpreter.
-
-    Each candidate runs alone: with TensorFlow loaded, its thread pools starve PyTorch's in the same
-    process (MONAI ran ~30x slower beside the TensorFlow backend), which would flatter keras_cxr.
-    """
-    import json
-    import os
-    import subprocess
-    import sys
-
-    command = [sys.executable, os.path.abspath(__file__), "--only", name, "--precisions", precision,
-               "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--image-size", str(args.image_size), "--jit-compile", args.jit_compile]
-    result = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode or not lines:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(last[:120])
-    outcome = json.loads(lines[-1])
-    if "error" in outcome:
-        raise RuntimeError(outcome["error"])
-    return outcome["images_per_s"]
-
-
 def _run_one(name, precision, args):
     """The --only mode: times one candidate in this process and prints {"images_per_s": ...} as JSON."""
-    import json
-
     batch = np.random.default_rng(0).random((args.batch_size, args.image_size, args.image_size, 1)).astype("float32")
-    try:
-        if name == "MONAI":
-            rate = time_monai(batch, args.steps, args.warmup, precision, args.image_size)
-        else:
-            rate = time_keras(name, batch, args.steps, args.warmup, precision, args.image_size, args.jit_compile)
-        print(json.dumps({"images_per_s": rate}))
-    except Exception as error:  # a peer failing (e.g. MONAI under bf16 autocast) is a result too
-        print(json.dumps({"error": f"{type(error).__name__}: {str(error).splitlines()[0][:90]}"}))
+    if name == "MONAI":
+        return print_result(lambda: time_monai(batch, args.steps, args.warmup, precision, args.image_size))
+    return print_result(lambda: time_keras(name, batch, args.steps, args.warmup, precision, args.image_size,
+                                           args.jit_compile))
 
 
 def main(argv=None):
@@ -153,7 +129,9 @@ def main(argv=None):
         for name in ("MAE", "DualMAE", "MONAI"):
             label = f"{'keras_cxr ' if name != 'MONAI' else ''}{name} [{precision}]"
             try:
-                rows[(name, precision)] = rate = _time_in_subprocess(name, precision, args)
+                options = ["--batch-size", args.batch_size, "--steps", args.steps, "--warmup", args.warmup,
+                           "--image-size", args.image_size, "--jit-compile", args.jit_compile]
+                rows[(name, precision)] = rate = time_in_subprocess(__file__, name, precision, options)
                 print(f"{label:<34}{rate:>10.2f} images/s", flush=True)
             except Exception as error:
                 print(f"{label:<34}{'failed':>10}  {error}", flush=True)

@@ -34,7 +34,7 @@ class RecipeConfig:
     verbose: int = 1  # Keras progress bars (1), one line per epoch (2), silent (0)
     max_images: int | None = None  # cap on images read per real dataset (quick runs on large folders)
     jit_compile: str = "auto"  # XLA on TensorFlow (faster on CPU too), see keras_cxr.models.resolve_jit_compile
-    dtype_policy: str = "float32"  # "mixed_bfloat16" on GPUs / bf16 CPUs, "mixed_float16" on older GPUs
+    dtype_policy: str = "float32"  # "auto" (the device's fast policy, resolve_dtype_policy), "mixed_bfloat16", "mixed_float16"
     resume: bool = True  # reuse the stages an interrupted run with the same output_dir finished
     cache_dir: str | None = None  # uint8 cache of decoded, resized images (and the phantom); None: ~/.cache/keras_cxr
     image_cache: bool = False  # decode each dataset once into the uint8 cache (fast epochs on large folders)

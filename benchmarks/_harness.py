@@ -1,0 +1,61 @@
+"""Shared plumbing of the side-by-side benchmarks: time a training step, each candidate in its own process.
+
+A candidate runs alone in a fresh interpreter: with TensorFlow loaded, its thread pools starve PyTorch's in
+the same process (MONAI ran ~30x slower beside the TensorFlow backend), which would flatter keras_cxr.
+A benchmark script calls `time_in_subprocess(__file__, name, precision, options)` in its parent run and
+`print_result(fn)` in its `--only NAME` child run.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def images_per_second(step, batch_size, steps, warmup):
+    """Calls `step()` `warmup` times untimed, then `steps` times; returns images/s."""
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def time_in_subprocess(script, name, precision, options, python=None, env=None):
+    """Images/s of candidate `name` at `precision`, from `python script --only name --precisions precision
+    *options` in a fresh interpreter (default this one; `python` = another venv's, e.g. one with timm) with
+    extra environment `env`, read from its last JSON line. Raises RuntimeError with the child's error."""
+    command = [python or sys.executable, os.path.abspath(script), "--only", name, "--precisions", precision,
+               *map(str, options)]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode or not lines:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(last[:160])
+    outcome = json.loads(lines[-1])
+    if "error" in outcome:
+        raise RuntimeError(outcome["error"])
+    return outcome["images_per_s"]
+
+
+def print_result(measure):
+    """The child's side: prints {"images_per_s": measure()} or {"error": ...} as one JSON line (a peer failing,
+    e.g. under bf16 autocast, is a result too)."""
+    try:
+        print(json.dumps({"images_per_s": measure()}))
+    except Exception as error:  # noqa: BLE001
+        print(json.dumps({"error": f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"}))
+
+
+def print_ratios(rows, reference_key, label):
+    """Prints each row's ratio to rows[reference_key] (skips when the reference failed)."""
+    reference = rows.get(reference_key)
+    if not reference:
+        print(f"\nno ratios: the reference {reference_key} did not run")
+        return
+    print(f"\nratios to {label} ({reference:.2f} images/s):")
+    for key, rate in rows.items():
+        if key != reference_key:
+            print(f"  {' '.join(map(str, key)):<40} {rate / reference:5.2f}x")

@@ -1,0 +1,124 @@
+"""Training throughput of paper 002's eight CNN backbones: keras_cxr vs timm's implementation of the same network.
+
+Each backbone trains on a fixed random batch (224 × 224 × 1, batch 32, a 2-class softmax head, cross-entropy,
+Adam 1e-4) in float32 and bfloat16 (keras: `mixed_bfloat16`; timm: `torch.autocast(dtype=torch.bfloat16)`),
+each candidate in its own process. keras_cxr runs on the current Keras backend (KERAS_BACKEND); timm always
+on PyTorch, with `in_chans=1`. timm has no ShuffleNet v1: that row has no peer.
+
+    KERAS_BACKEND=torch python benchmarks/cnn_backbones.py
+    KERAS_BACKEND=tensorflow python benchmarks/cnn_backbones.py --backbones resnet50 densenet121
+    KERAS_BACKEND=torch python benchmarks/cnn_backbones.py --peer-python /opt/timm-venv/bin/python
+
+timm needs torchvision, whose PyPI wheels do not import beside this project's CPU torch pin: install timm and
+torchvision in a separate virtualenv and pass its interpreter with `--peer-python` (the project never imports
+timm). Goals (issue 14): ≥ 1.0× timm float32 on the torch backend, ≥ 2× with bf16 on hardware with bf16 units.
+Timings only, never asserted in tests.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+
+from _harness import images_per_second, print_result, time_in_subprocess  # noqa: E402
+
+TIMM_NAMES = {"vgg19": "vgg19", "mobilenet_v2": "mobilenetv2_100", "shufflenet_v1": None,
+              "xception": "legacy_xception", "hrnet_w32": "hrnet_w32", "resnext50_32x4d": "resnext50_32x4d",
+              "densenet121": "densenet121", "resnet50": "resnet50"}
+
+
+def _batch(args):
+    rng = np.random.default_rng(0)
+    x = rng.random((args.batch_size, args.image_size, args.image_size, 1)).astype("float32")
+    y = np.eye(2, dtype="float32")[rng.integers(0, 2, args.batch_size)]
+    return x, y
+
+
+def time_keras(backbone, args, precision):
+    import keras
+
+    from keras_cxr.models import create_model, resolve_jit_compile
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    model = create_model(backbone, input_shape=(args.image_size, args.image_size, 1), num_classes=2,
+                         head_activation="softmax")
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy",
+                  jit_compile=resolve_jit_compile(args.jit_compile))
+    x, y = _batch(args)
+    return images_per_second(lambda: model.train_on_batch(x, y), args.batch_size, args.steps, args.warmup)
+
+
+def time_timm(backbone, args, precision):
+    import timm
+    import torch
+
+    name = TIMM_NAMES[backbone]
+    if name is None:
+        raise RuntimeError("timm has no implementation of this network")
+    model = timm.create_model(name, pretrained=False, num_classes=2, in_chans=1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x, y = _batch(args)
+    x = torch.from_numpy(np.transpose(x, (0, 3, 1, 2))).contiguous()
+    target = torch.from_numpy(y.argmax(1))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            logits = model(x)
+        torch.nn.functional.cross_entropy(logits.float(), target).backward()
+        optimizer.step()
+
+    return images_per_second(step, args.batch_size, args.steps, args.warmup)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbones", nargs="+", default=list(TIMM_NAMES), choices=list(TIMM_NAMES))
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"])
+    parser.add_argument("--peer-python", default=sys.executable, help="interpreter with timm + torchvision")
+    parser.add_argument("--only", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.only:
+        kind, backbone = args.only.split(":")
+        measure = time_timm if kind == "timm" else time_keras
+        return print_result(lambda: measure(backbone, args, args.precisions[0]))
+    import keras
+
+    print(f"backend={keras.backend.backend()} batch={args.batch_size} image={args.image_size} steps={args.steps} "
+          f"(+{args.warmup} warmup); each candidate in its own process; timm via {args.peer_python}")
+    options = ["--batch-size", args.batch_size, "--steps", args.steps, "--warmup", args.warmup, "--image-size",
+               args.image_size, "--jit-compile", args.jit_compile]
+    print(f"{'backbone':<18}{'precision':<11}{'keras_cxr':>11}{'timm':>10}{'ratio to timm f32':>20}")
+    for backbone in args.backbones:
+        reference = None
+        for precision in args.precisions:
+            found = {}
+            for kind in ("keras", "timm"):
+                if kind == "timm" and TIMM_NAMES[backbone] is None:
+                    found[kind] = "no peer"
+                    continue
+                try:
+                    found[kind] = time_in_subprocess(
+                        __file__, f"{kind}:{backbone}", precision, options,
+                        python=args.peer_python if kind == "timm" else None,
+                        env={"KERAS_BACKEND": "torch"} if kind == "timm" else None)
+                except Exception as error:  # noqa: BLE001
+                    found[kind] = f"failed ({str(error)[:60]})"
+            if precision == "float32" and isinstance(found.get("timm"), float):
+                reference = found["timm"]
+            ratio = f"{found['keras'] / reference:.2f}x" if reference and isinstance(found["keras"], float) else "—"
+            cells = [f"{v:.2f}" if isinstance(v, float) else v for v in (found["keras"], found["timm"])]
+            print(f"{backbone:<18}{precision:<11}{cells[0]:>11}{cells[1]:>10}{ratio:>20}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""UNETR training throughput (paper 001 §4.3): keras_cxr's `unetr_vit_small` vs MONAI's UNETR, one run, same batch;
+and GMML pretraining images/s beside MAE's.
+
+UNETR candidates: 256 × 256 × 1 input, ViT-S/16 (384 wide, 12 blocks, 6 heads, MLP 1536), feature size 16,
+one sigmoid channel, Dice + BCE loss, AdamW (lr 5e-4, wd 1e-5, §4.3). keras_cxr runs on the current Keras
+backend (KERAS_BACKEND); MONAI `UNETR(spatial_dims=2, img_size=256, feature_size=16, hidden_size=384,
+mlp_dim=1536, num_heads=6)` always runs on PyTorch with `DiceCELoss(sigmoid=True)`. Pretraining
+candidates: keras_cxr GMML (every token through the encoder, light decoder) and MAE (25 % of the tokens, 8-block
+decoder at 512 as paper 000's default) on 224 × 224 × 1. Every candidate is timed in its own process, in float32
+and in bfloat16 (keras: `mixed_bfloat16`; MONAI: `torch.autocast(dtype=torch.bfloat16)`).
+
+    KERAS_BACKEND=torch python benchmarks/unetr.py
+    KERAS_BACKEND=tensorflow python benchmarks/unetr.py
+    KERAS_BACKEND=torch python benchmarks/unetr.py --batch-size 64 --precisions float32 bfloat16   # GPU check
+
+Goals (issue 13): ≥ 1.2× MONAI float32 on each backend; with bf16 ≥ 2× MONAI float32 on hardware with bf16
+units. Prints images/s and the ratios to MONAI float32. Timings only, never asserted in tests.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
+
+from _harness import images_per_second, print_ratios, print_result, time_in_subprocess  # noqa: E402
+
+VIT_S = dict(embed_dim=384, depth=12, num_heads=6, mlp_dim=1536)
+CANDIDATES = ("UNETR", "MONAI", "GMML", "MAE")
+
+
+def _policy(precision):
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+
+
+def time_unetr(args, precision):
+    import keras
+
+    from keras_cxr.losses import DiceBCELoss
+    from keras_cxr.models import create_model, resolve_jit_compile
+    from keras_cxr.optimizers import AdamW
+
+    _policy(precision)
+    size = args.image_size
+    model = create_model("unetr_vit_small", input_shape=(size, size, 1), feature_size=16)
+    model.compile(optimizer=AdamW(5e-4, weight_decay=1e-5), loss=DiceBCELoss(),
+                  jit_compile=resolve_jit_compile(args.jit_compile))
+    x, y = _batch(args)
+    return images_per_second(lambda: model.train_on_batch(x, y), args.batch_size, args.steps, args.warmup)
+
+
+def time_monai(args, precision):
+    import torch
+    from monai.losses import DiceCELoss
+    from monai.networks.nets import UNETR
+
+    size = args.image_size
+    model = UNETR(in_channels=1, out_channels=1, img_size=size, feature_size=16, hidden_size=384, mlp_dim=1536,
+                  num_heads=6, spatial_dims=2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-5)
+    loss_fn = DiceCELoss(sigmoid=True)
+    x, y = (torch.from_numpy(np.transpose(a, (0, 3, 1, 2))).contiguous() for a in _batch(args))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            logits = model(x)
+        loss = loss_fn(logits.float(), y)
+        loss.backward()
+        optimizer.step()
+
+    return images_per_second(step, args.batch_size, args.steps, args.warmup)
+
+
+def time_pretraining(args, precision, name):
+    from keras_cxr.models import GMML, MAE, resolve_jit_compile
+    from keras_cxr.optimizers import AdamW
+
+    _policy(precision)
+    size = args.pretrain_image_size
+    if name == "GMML":
+        model = GMML(image_size=size, patch_size=16, seed=0, **VIT_S)
+    else:
+        model = MAE(image_size=size, patch_size=16, mask_ratio=0.75, seed=0, **VIT_S)
+    model.compile(optimizer=AdamW(5e-4, weight_decay=0.05), jit_compile=resolve_jit_compile(args.jit_compile))
+    batch = np.random.default_rng(0).random((args.batch_size, size, size, 1)).astype("float32")
+    return images_per_second(lambda: model.train_on_batch(batch), args.batch_size, args.steps, args.warmup)
+
+
+def _batch(args):
+    rng = np.random.default_rng(0)
+    size = args.image_size
+    x = rng.random((args.batch_size, size, size, 1)).astype("float32")
+    yy, xx = np.mgrid[:size, :size]
+    y = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 3) ** 2).astype("float32")
+    return x, np.broadcast_to(y[None, ..., None], x.shape).copy()
+
+
+def _measure(name, precision, args):
+    if name == "UNETR":
+        return time_unetr(args, precision)
+    if name == "MONAI":
+        return time_monai(args, precision)
+    return time_pretraining(args, precision, name)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--pretrain-image-size", type=int, default=224)
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
+    parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"])
+    parser.add_argument("--only", choices=CANDIDATES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.only:
+        return print_result(lambda: _measure(args.only, args.precisions[0], args))
+    import keras
+
+    options = ["--batch-size", args.batch_size, "--steps", args.steps, "--warmup", args.warmup, "--image-size",
+               args.image_size, "--pretrain-image-size", args.pretrain_image_size, "--jit-compile", args.jit_compile]
+    print(f"backend={keras.backend.backend()} batch={args.batch_size} steps={args.steps} (+{args.warmup} warmup) "
+          f"unetr {args.image_size}px, pretraining {args.pretrain_image_size}px; each candidate in its own process")
+    rows = {}
+    for precision in args.precisions:
+        for name in args.candidates:
+            label = f"{'MONAI UNETR' if name == 'MONAI' else 'keras_cxr ' + name} [{precision}]"
+            try:
+                rows[(name, precision)] = rate = time_in_subprocess(__file__, name, precision, options)
+                print(f"{label:<34}{rate:>10.2f} images/s", flush=True)
+            except Exception as error:  # noqa: BLE001
+                print(f"{label:<34}{'failed':>10}  {error}", flush=True)
+    print_ratios({k: v for k, v in rows.items() if k[0] in ("UNETR", "MONAI")}, ("MONAI", "float32"),
+                 "MONAI UNETR float32")
+    print_ratios({k: v for k, v in rows.items() if k[0] in ("GMML", "MAE")}, ("MAE", "float32"),
+                 "keras_cxr MAE float32 (pretraining)")
+
+
+if __name__ == "__main__":
+    main()
