@@ -17,4 +17,7 @@ from keras_cxr.models.gmml import GMML, gmml_vit_small
 from keras_cxr.models.unetr import unetr, unetr_vit_small
 from keras_cxr.models.resnet import load_torchvision_weights, resnet34
 from keras_cxr.models.applications import densenet121, mobilenet_v2, resnet50, vgg19, xception
+from keras_cxr.models.shufflenet import ChannelShuffle, shufflenet_v1
+from keras_cxr.models.hrnet import hrnet_w32
+from keras_cxr.models.resnext import resnext50_32x4d
 from keras_cxr.models.jit import resolve_jit_compile

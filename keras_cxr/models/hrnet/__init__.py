@@ -1,0 +1,1 @@
+from keras_cxr.models.hrnet.hrnet import hrnet_w32

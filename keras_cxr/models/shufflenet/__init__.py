@@ -1,0 +1,1 @@
+from keras_cxr.models.shufflenet.shufflenet import ChannelShuffle, shufflenet_v1
