@@ -21,3 +21,5 @@ from keras_cxr.models.shufflenet import ChannelShuffle, shufflenet_v1
 from keras_cxr.models.hrnet import hrnet_w32
 from keras_cxr.models.resnext import resnext50_32x4d
 from keras_cxr.models.jit import resolve_jit_compile
+from keras_cxr.models.autoencoder import autoencoder
+from keras_cxr.models.disease_age import ScaledMeanSquaredError, disease_age_losses, disease_age_model
