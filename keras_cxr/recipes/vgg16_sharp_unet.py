@@ -117,7 +117,10 @@ class Config(RecipeConfig):
         paper's SSIM-only loss PSNR ends within ~1.5 dB of the input, above or below it. The classifiers do not learn
         yet at this size (constant predictions; the report says so): the 1/8-width VGG-16 without batch
         normalization passes features of ~1e-4 to its head and SGD does not move it.
-        Measured end to end on the phantom, 2-core CPU (shared), seed 0: 152 s on PyTorch (denoising PSNR
+        Lung cropping (§2.1) is on here too: a segmenter is trained for `segmentation_epochs` on the
+        phantom's masks first. The numbers below were measured before cropping became the default (with
+        `lung_crop=False`), not re-measured since:
+        end to end on the phantom, 2-core CPU (shared), seed 0: 152 s on PyTorch (denoising PSNR
         26.60 dB / SSIM 0.897 against the noisy input's 25.57 / 0.705; deblurring 24.40 / 0.902 against
         25.84 / 0.829; every classifier constant, balanced accuracy 0.5); 138 s on TensorFlow (denoising
         24.81 / 0.891, deblurring 26.06 / 0.912; classifiers constant).
