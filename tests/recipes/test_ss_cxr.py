@@ -14,7 +14,7 @@ TINY = dict(phantom_pretrain_images=48, phantom_classify_images=120, phantom_ped
             phantom_segmentation_images=30, pretrain_epochs=1, finetune_epochs=1, segmentation_epochs=1,
             pretrain_batch_size=16, finetune_batch_size=16, segmentation_batch_size=8, embed_dim=32, num_heads=2,
             mlp_dim=64, decoder_dim=32, bottleneck_dim=16, feature_size=4, bootstrap_resamples=30,
-            num_attention_images=2, verbose=0, tasks=("healthy_vs_pathology", "healthy_pneumonia_covid"))
+            num_attention_images=2, verbose=0, tasks=("healthy_pneumonia_covid",))
 
 
 def test_quick_run_writes_every_table_model_and_figure_and_resumes(tmp_path):
@@ -37,8 +37,8 @@ def test_quick_run_writes_every_table_model_and_figure_and_resumes(tmp_path):
         assert 0 <= row["dice"][0] <= 1 and 0 <= row["iou"][0] <= row["dice"][0] + 1e-9 and row["hd95"][0] >= 0
         assert (tmp_path / "models" / f"{strategy}.keras").exists()
     for name in ("report.md", "metrics.json", "config.json", "models/gmml.keras", "figures/gmml_reconstruction.png",
-                 "figures/segmentation_outlines.png", "figures/attention_rollout_healthy_vs_pathology_ss_cxr.png",
-                 "figures/attention_last_healthy_vs_pathology_ss_cxr.png",
+                 "figures/segmentation_outlines.png", "figures/attention_rollout_healthy_pneumonia_covid_ss_cxr.png",
+                 "figures/attention_last_healthy_pneumonia_covid_vit_scratch.png",
                  "figures/roc_healthy_pneumonia_covid_ss_cxr_pediatric.png"):
         assert (tmp_path / name).exists(), name
     report = (tmp_path / "report.md").read_text()
@@ -49,8 +49,8 @@ def test_quick_run_writes_every_table_model_and_figure_and_resumes(tmp_path):
     assert {p: os.path.getmtime(p) for p in (tmp_path / "models").iterdir()} == stamps
     for strategy, row in metrics["segmentation"].items():
         assert again["segmentation"][strategy]["dice"] == pytest.approx(row["dice"], abs=1e-6)
-    assert again["classification"]["healthy_vs_pathology"]["ss_cxr"]["test"]["accuracy"] == \
-        metrics["classification"]["healthy_vs_pathology"]["ss_cxr"]["test"]["accuracy"]
+    assert again["classification"]["healthy_pneumonia_covid"]["ss_cxr"]["test"]["accuracy"] == \
+        metrics["classification"]["healthy_pneumonia_covid"]["ss_cxr"]["test"]["accuracy"]
 
 
 def test_ss_cxr_classifier_and_unetr_start_from_the_gmml_encoder(tmp_path):
