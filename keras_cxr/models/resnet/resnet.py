@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_cxr.models._initializers import conv_init
 from keras_cxr.models.contract import classification_head, validate_head, validate_input_shape
 from keras_cxr.models.registry import register_model
 from keras_cxr.models.weights import load_weights, weights_file
@@ -14,10 +15,9 @@ FILTERS = (64, 128, 256, 512)
 TORCHVISION_IMAGENET_URL = "https://download.pytorch.org/models/resnet34-b627a593.pth"
 
 def _conv_init():
-    """torchvision's kaiming normal (fan_out), a new instance per layer: one shared Keras initializer with
-    seed=None holds one fixed seed, so every layer of the same shape got the same kernel (and every model
-    the same weights); found by the paper-002 ablation test."""
-    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+    """torchvision's kaiming normal (fan_out), one instance per layer (a shared instance gave every layer of a
+    shape the same kernel)."""
+    return conv_init("fan_out")
 
 
 def _conv(x, filters, kernel, stride, name):

@@ -3,6 +3,7 @@
 
 import keras
 
+from keras_cxr.models._initializers import conv_init
 from keras_cxr.models.contract import classification_head, validate_head, validate_input_shape
 from keras_cxr.models.features import register_feature_levels
 from keras_cxr.models.registry import register_model
@@ -15,20 +16,7 @@ BOTTLENECK_WIDTH = 4  # channels per group at planes = 64 ("32×4d"): width = pl
 EXPANSION = 4
 
 
-def _conv_init():
-    """He-normal with the fan-in (He et al. 2015, eq. 10; a Conv2D kernel (kh, kw, C / groups, F) has fan-in
-    kh·kw·C / groups), a fresh instance per layer: a shared instance keeps the integer seed it drew when it
-    was made, giving every kernel of a shape the same values, different per process whatever
-    `keras.utils.set_random_seed` says.
-
-    The reference initializes with the fan-out (kaiming_normal_(mode="fan_out")). That makes kernels with few
-    inputs per output small (a 1-channel 7 × 7 stem: fan-out 3,136 against fan-in 49; a 32-group 3 × 3 of 128
-    channels: 1,152 against 36), and a convolution followed by BN gets gradients of order 1 / |kernel|: measured
-    on the registry test's 4-image 64 × 64 batch, one SGD step of 1e-4 raised the loss for seeds 0–2 of
-    ResNeXt-50 (both backends) and seed 2 of HRNet-W32 (torch) with fan-out, for none of seeds 0–5 / 0–2
-    with fan-in.
-    """
-    return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+_conv_init = conv_init  # He-normal, fan-in, one instance per layer (keras_cxr.models._initializers)
 
 
 register_feature_levels("resnext50_32x4d", {

@@ -4,6 +4,7 @@
 import keras
 from keras import ops
 
+from keras_cxr.models._initializers import conv_init
 from keras_cxr.models.contract import classification_head, validate_head, validate_input_shape
 from keras_cxr.models.features import register_feature_levels
 from keras_cxr.models.registry import register_model
@@ -16,15 +17,7 @@ STAGE_UNITS = (4, 8, 4)  # Table 1: one stride-2 unit, then 3, 7, 3 stride-1 uni
 BOTTLENECK_RATIO = 4  # §3.3: bottleneck channels = 1/4 of the unit's output channels
 
 
-def _conv_init():
-    """He-normal with the fan-in (He et al. 2015, eq. 10; a Conv2D kernel (kh, kw, C / groups, F) has fan-in
-    kh·kw·C / groups), a fresh instance per layer: a shared instance keeps the integer seed it drew when it
-    was made, giving every kernel of a shape the same values, different per process whatever
-    `keras.utils.set_random_seed` says. Fan-in, as in `keras_cxr.models.resnext` and `hrnet`, where
-    torchvision's / timm's fan-out made one small-batch SGD step raise the loss (megvii's ShuffleNet v1
-    draws N(0, 1 / input channels per group)).
-    """
-    return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+_conv_init = conv_init  # He-normal, fan-in, one instance per layer (keras_cxr.models._initializers)
 
 
 def _depthwise_init():
