@@ -98,6 +98,7 @@ def test_missing_ages_name_the_file_and_row_or_are_dropped(tmp_path):
         infant_transfer.run(infant_transfer.Config.quick(output_dir=str(tmp_path / "r2"), backbones=("resnet_999",)))
 
 
+@pytest.mark.slow  # two backbones; README's "infant_transfer on the shared folders" command runs the same path
 def test_real_folder_with_nih_ages_two_backbones(tmp_path, shared_data):
     """Pretraining on the shared adult + pediatric folders, transfer on NIH normal/abnormal with its age column."""
     folders = [shared_data / n for n in ("nih_cxr14_64px", "kermany_pediatric_224")]

@@ -115,6 +115,7 @@ def test_named_test_dirs_and_a_missing_one(tmp_path):
         ss_cxr.strategies(ss_cxr.Config.quick(strategies=("ss_cxr", "dino")))
 
 
+@pytest.mark.slow  # ~100 s per backend; README's "ss_cxr on the shared folders" command runs the same path
 def test_real_folders_pretrain_classify_test_and_segment(tmp_path, shared_data):
     """Adult folders → GMML; Kermany pneumonia vs healthy; the COVID folders as unseen sites; JSRT lungs."""
     folders = {n: shared_data / n for n in ("nih_cxr14_64px", "kermany_pediatric_224", "actualmed_covid",
