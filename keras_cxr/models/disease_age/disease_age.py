@@ -61,9 +61,10 @@ def disease_age_model(backbone="resnet50", num_classes=2, age_loss_weight=0.8, i
         backbone_kwargs: extra arguments of the backbone builder.
 
     Example:
+    >>> import numpy as np
     >>> model = disease_age_model("resnet34", num_classes=3, input_shape=(64, 64, 1), age_mean=6.0, age_std=3.0)
-    >>> sorted(model.output_shape)
-    ['age', 'disease']
+    >>> {k: v.shape for k, v in sorted(model.predict(np.zeros((2, 64, 64, 1)), verbose=0).items())}
+    {'age': (2, 1), 'disease': (2, 3)}
 
     Reference:
         Park & Martin, "Cross-Domain Transfer Learning for Medical Condition Classification from Infant X-Ray
