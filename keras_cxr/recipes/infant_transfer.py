@@ -192,28 +192,26 @@ def load_data(config):
             "ages": {k: v.frame["_age"].to_numpy("float32") for k, v in splits.items()}}
 
 
-class _DiseaseAgeTargets:
-    """Wraps a `make_dataset` whose labels are [one-hot | age] into (x, {"disease", "age"}) batches."""
+def _disease_age_targets(dataset, num_classes):
+    """A `make_dataset` whose labels are [one-hot | age] as (x, {"disease", "age"}) batches, same workers."""
+    import keras
 
-    def __new__(cls, dataset, num_classes):
-        import keras
+    class DiseaseAgeTargets(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing,
+                             max_queue_size=dataset.max_queue_size)
 
-        class Wrapped(keras.utils.PyDataset):
-            def __init__(self):
-                super().__init__(workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing,
-                                 max_queue_size=dataset.max_queue_size)
+        def __len__(self):
+            return len(dataset)
 
-            def __len__(self):
-                return len(dataset)
+        def __getitem__(self, i):
+            x, y = dataset[i]
+            return x, {"disease": y[:, :num_classes], "age": y[:, num_classes:]}
 
-            def __getitem__(self, i):
-                x, y = dataset[i]
-                return x, {"disease": y[:, :num_classes], "age": y[:, num_classes:]}
+        def on_epoch_end(self):
+            dataset.on_epoch_end()
 
-            def on_epoch_end(self):
-                dataset.on_epoch_end()
-
-        return Wrapped()
+    return DiseaseAgeTargets()
 
 
 # ------------------------------------------------------------------------------------------- stages
@@ -274,7 +272,7 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
                          batch_size=min(config.transfer_batch_size, len(train_index)))
         model.compile(optimizer=keras.optimizers.Adam(config.transfer_lr), loss=losses, loss_weights=loss_weights,
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history = model.fit(_DiseaseAgeTargets(dataset, num_classes), epochs=config.transfer_epochs,
+        history = model.fit(_disease_age_targets(dataset, num_classes), epochs=config.transfer_epochs,
                             callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
         frames = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None, batch_size=64)
         predicted = model.predict(frames, verbose=0)
