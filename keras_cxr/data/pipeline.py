@@ -200,6 +200,18 @@ class CXRDataset(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self.epoch = 0
         self._order = self._make_order()
+        self._shard = None
+
+    def shard(self, rank, num_shards):
+        """A copy that serves only rank `rank`'s rows of each batch (`keras_cxr.distributed.shard_bounds`),
+        reading only those from disk: data-parallel training, where the ranks together walk the global
+        batches. The shuffle order, random draws and length are those of the global dataset."""
+        import copy
+
+        sharded = copy.copy(self)
+        sharded._lock = threading.Lock()
+        sharded._shard = (int(rank), int(num_shards))
+        return sharded
 
     def __len__(self):
         full = self._count // self.batch_size
@@ -254,6 +266,12 @@ class CXRDataset(keras.utils.PyDataset):
             raise IndexError(f"batch {index} is out of range: this dataset has {len(self)} batches.")
         positions = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self._shard is not None:
+            from keras_cxr.distributed.sharding import shard_bounds
+
+            start, stop = shard_bounds(len(positions), *self._shard)
+            positions = positions[start:stop]
+            rng = np.random.default_rng([self.seed, self.epoch, index, self._shard[0]])
         images = []
         for position in positions:
             image = self._load(position)

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_cxr.distributed.replica import replica_rows
+
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class GroupPatchMasking(keras.layers.Layer):
@@ -90,7 +92,8 @@ class GroupPatchMasking(keras.layers.Layer):
         """(B, gh, gw) float: the union of the first blocks that reach `share` (B,) of the grid."""
         rows, cols = self._grid
         k = self.num_blocks
-        uniform = lambda: keras.random.uniform((batch, k), seed=self.seed_generator)  # noqa: E731
+        uniform = lambda: replica_rows(  # noqa: E731
+            lambda b: keras.random.uniform((b, k), seed=self.seed_generator), batch)
         area = 1.0 + uniform() * ops.maximum(self.max_block_ratio * rows * cols - 1.0, 0.0)
         log_low, log_high = math.log(self.aspect_ratio_range[0]), math.log(self.aspect_ratio_range[1])
         aspect = ops.exp(log_low + uniform() * (log_high - log_low))
@@ -116,14 +119,15 @@ class GroupPatchMasking(keras.layers.Layer):
         dtype = images.dtype
         x = ops.cast(images, "float32")
         batch = ops.shape(x)[0]
-        noise_type = keras.random.uniform((batch,), seed=self.seed_generator) < self.noise_rate
+        noise_type = replica_rows(lambda b: keras.random.uniform((b,), seed=self.seed_generator), batch) < self.noise_rate
         noise_type = ops.logical_or(noise_type, ops.equal(batch, 1))
         share = ops.where(noise_type, self.noise_ratio, self.replace_ratio)
         grid = self._grid_mask(batch, share)
         mask = ops.repeat(ops.repeat(grid, self.patch_size, axis=1), self.patch_size, axis=2)[..., None]
         mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
         std = ops.std(x, axis=(1, 2, 3), keepdims=True)
-        noise = mean + std * keras.random.normal(ops.shape(x), seed=self.seed_generator)
+        noise = mean + std * replica_rows(
+            lambda b: keras.random.normal((b, *x.shape[1:]), seed=self.seed_generator), batch)
         fill = ops.where(noise_type[:, None, None, None], noise, ops.roll(x, 1, axis=0))
         corrupted = x * (1.0 - mask) + fill * mask
         return ops.cast(corrupted, dtype), ops.cast(mask, dtype)

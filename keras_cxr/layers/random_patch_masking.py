@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_cxr.distributed.replica import replica_rows
+
 
 @keras.saving.register_keras_serializable(package="keras_cxr")
 class RandomPatchMasking(keras.layers.Layer):
@@ -50,7 +52,8 @@ class RandomPatchMasking(keras.layers.Layer):
             raise ValueError("RandomPatchMasking needs a static token count.")
         keep = self.num_kept(num_tokens)
         if noise is None:
-            noise = keras.random.uniform((ops.shape(tokens)[0], num_tokens), seed=self.seed_generator)
+            noise = replica_rows(lambda b: keras.random.uniform((b, num_tokens), seed=self.seed_generator),
+                                 ops.shape(tokens)[0])
         shuffle = ops.cast(ops.argsort(noise, axis=1), "int32")
         restore = ops.cast(ops.argsort(shuffle, axis=1), "int32")
         visible = ops.take_along_axis(tokens, ops.expand_dims(shuffle[:, :keep], -1), axis=1)
