@@ -1,5 +1,7 @@
 """Callbacks that keep a data-parallel `fit` right: one writer for backups, one set of statistics."""
 
+import os
+
 import keras
 
 from keras_cxr.distributed.context import context, is_chief
@@ -18,6 +20,13 @@ class ChiefBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         if is_chief():
             super()._save_model()
+        elif context().engine == "multi_worker_mirrored":
+            # Saving reads synchronized (on-read) variables: a collective every worker must join; the
+            # other workers write a throw-away copy, as Keras 2's multi-worker BackupAndRestore did.
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as scratch:
+                self.model.save_weights(os.path.join(scratch, "scratch.weights.h5"))
 
     def on_train_end(self, logs=None):
         if is_chief():

@@ -120,3 +120,16 @@ def initialize(distributed="auto"):
     if found is not None:
         _CONTEXT = found
     return _CONTEXT
+
+
+def barrier():
+    """Waits until every process of the run reaches this point (a no-op on one device)."""
+    if _CONTEXT.engine == "torch_ddp":
+        from keras_cxr.distributed import _torch
+
+        _torch.barrier()
+    elif _CONTEXT.engine == "multi_worker_mirrored":
+        import tensorflow as tf
+
+        strategy = _CONTEXT.strategy
+        strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)  # a collective: all must join

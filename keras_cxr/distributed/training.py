@@ -51,6 +51,14 @@ def fit(model, x=None, y=None, *, batch_size=None, shuffle=True, seed=0, callbac
     callbacks = list(callbacks)
     if not found.is_chief:
         verbose = 0
+    split = kwargs.pop("validation_split", None) if found.engine in ("torch_ddp", "multi_worker_mirrored") else None
+    if split and not isinstance(x, keras.utils.PyDataset):  # Keras' own rule: the last fraction validates
+        count = len(keras.tree.flatten(x)[0])
+        cut = int(count * (1 - split))
+        head = lambda a: keras.tree.map_structure(lambda v: v[:cut], a)  # noqa: E731
+        tail = lambda a: keras.tree.map_structure(lambda v: v[cut:], a)  # noqa: E731
+        kwargs["validation_data"] = (tail(x), tail(y)) if y is not None else (tail(x),)
+        x, y = head(x), None if y is None else head(y)
     if found.engine == "torch_ddp":
         from keras_cxr.distributed import _torch
 

@@ -39,6 +39,7 @@ class RecipeConfig:
     cache_dir: str | None = None  # uint8 cache of decoded, resized images (and the phantom); None: ~/.cache/keras_cxr
     image_cache: bool = False  # decode each dataset once into the uint8 cache (fast epochs on large folders)
     num_workers: int | None = None  # decoding threads (default: the number of CPUs)
+    distributed: str = "auto"  # data-parallel: "auto" (from torchrun / TF_CONFIG), "true" (+ all local GPUs on TF), "false"
 
 
 def write_json(value, path):
@@ -87,23 +88,43 @@ def run_recipe(config, steps, report=None):
     caller's afterwards), seeds Python / NumPy / the backend with `config.seed`, writes `config.json`, then
     `metrics.json` and, with `report(config, metrics) -> markdown`, `report.md`.
     """
+    import contextlib
+    import shutil
+    import tempfile
+
     import keras
 
+    from keras_cxr import distributed
     from keras_cxr.recipes._dtype_policy import dtype_policy_scope
 
+    found = distributed.initialize(config.distributed)
+    chief_dir = config.output_dir
+    if not found.is_chief:  # only rank 0 writes the output folder; the others write to a scratch folder
+        config = dataclasses.replace(config, output_dir=tempfile.mkdtemp(prefix=f"keras_cxr_rank{found.rank}_"))
+    config._chief_output_dir = chief_dir
+    if found.enabled:
+        # Every process must take the same resume decisions (under MultiWorkerMirroredStrategy even creating
+        # a variable is a collective), so they all resume from what rank 0's folder held when the run began.
+        config._saved_at_start = {os.path.join(root, name) for root, _, names in os.walk(chief_dir) for name in names}
+        distributed.barrier()
     for sub in ("models", "results", "figures"):
         os.makedirs(os.path.join(config.output_dir, sub), exist_ok=True)
-    with dtype_policy_scope(config.dtype_policy):
-        keras.utils.set_random_seed(config.seed)
-        write_config(config, os.path.join(config.output_dir, "config.json"))
-        metrics = steps(config)
-        write_json(metrics, os.path.join(config.output_dir, "metrics.json"))
-        if report is not None:
-            text = report(config, metrics)
-            partial = os.path.join(config.output_dir, "report.md.partial")
-            with open(partial, "w") as f:
-                f.write(text)
-            os.replace(partial, os.path.join(config.output_dir, "report.md"))
+    scope = found.strategy.scope() if found.strategy is not None else contextlib.nullcontext()
+    try:
+        with dtype_policy_scope(config.dtype_policy), scope:
+            keras.utils.set_random_seed(config.seed)
+            write_config(config, os.path.join(config.output_dir, "config.json"))
+            metrics = steps(config)
+            write_json(metrics, os.path.join(config.output_dir, "metrics.json"))
+            if report is not None:
+                text = report(config, metrics)
+                partial = os.path.join(config.output_dir, "report.md.partial")
+                with open(partial, "w") as f:
+                    f.write(text)
+                os.replace(partial, os.path.join(config.output_dir, "report.md"))
+    finally:
+        if not found.is_chief:
+            shutil.rmtree(config.output_dir, ignore_errors=True)
     return metrics
 
 
@@ -134,8 +155,12 @@ def stage(config, name, compute, kind="keras"):
     """
     import keras
 
-    path = stage_path(config, name, kind)
-    if config.resume and os.path.exists(path):
+    path = stage_path(config, name, kind)  # where this process writes (a scratch folder on ranks other than 0)
+    chief_dir = getattr(config, "_chief_output_dir", config.output_dir)
+    saved = os.path.join(chief_dir, os.path.relpath(path, config.output_dir))  # what every process reads
+    saved_at_start = getattr(config, "_saved_at_start", None)
+    if config.resume and (os.path.exists(saved) if saved_at_start is None else saved in saved_at_start):
+        path = saved
         if kind == "keras":
             _register_serializables()
             return keras.saving.load_model(path)
@@ -145,6 +170,8 @@ def stage(config, name, compute, kind="keras"):
         with open(path) as f:
             return json.load(f)
     value = compute()
+    # Ranks other than 0 save too, into their scratch folder: under MultiWorkerMirroredStrategy, saving
+    # reads synchronized variables, a collective that every worker must join.
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if kind == "keras":
         partial = path[: -len(".keras")] + ".partial.keras"
@@ -173,12 +200,13 @@ def _register_serializables():
 
 
 def backup_and_restore(config, name):
-    """`keras.callbacks.BackupAndRestore` for training stage `name` (`output_dir/backup/<name>`): a killed
-    `fit` restarts from its last finished epoch; the backup is deleted when `fit` completes."""
-    import keras
+    """`BackupAndRestore` for training stage `name` (`output_dir/backup/<name>`): a killed `fit` restarts
+    from its last finished epoch; the backup is deleted when `fit` completes. In a data-parallel run every
+    rank restores from rank 0's folder and only rank 0 writes it (`keras_cxr.distributed.ChiefBackupAndRestore`)."""
+    from keras_cxr.distributed import ChiefBackupAndRestore
 
-    return keras.callbacks.BackupAndRestore(os.path.join(config.output_dir, "backup", name), save_freq="epoch",
-                                            delete_checkpoint=True)
+    folder = getattr(config, "_chief_output_dir", config.output_dir)
+    return ChiefBackupAndRestore(os.path.join(folder, "backup", name), save_freq="epoch", delete_checkpoint=True)
 
 
 def stream(config, index, image_size, **options):

@@ -44,6 +44,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr import distributed
 from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
@@ -309,7 +310,7 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
         steps = [backup_and_restore(config, tag), *callbacks]
         if method == "dual_mae":
             steps.append(EMATargetUpdate(config.tau))
-        history.update(model.fit(dataset, epochs=config.pretrain_epochs, callbacks=steps,
+        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs, callbacks=steps,
                                  verbose=config.verbose).history)
         return model
 
@@ -401,7 +402,7 @@ def pretrain_supervised(config, data, method):
         model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.xray_pretrain_epochs,
                                        config.finetune_warmup_epochs),
                       loss=keras.losses.BinaryCrossentropy(), jit_compile=resolve_jit_compile(config.jit_compile))
-        model.fit(dataset, epochs=config.xray_pretrain_epochs, callbacks=[backup_and_restore(config, name)],
+        distributed.fit(model, dataset, epochs=config.xray_pretrain_epochs, callbacks=[backup_and_restore(config, name)],
                   verbose=config.verbose)
         return model
 
@@ -460,7 +461,7 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
                                        config.finetune_warmup_epochs, layer_decay),
                       loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history = model.fit(dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
+        history = distributed.fit(model, dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
                             verbose=config.verbose).history
 
         def predict(split):

@@ -35,6 +35,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr import distributed
 from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
@@ -233,7 +234,7 @@ def pretrain(config, data, backbone):
                          target="image", seed=config.seed)
         model.compile(optimizer=keras.optimizers.Adam(config.pretrain_lr), loss=keras.losses.MeanAbsoluteError(),
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history.update(model.fit(dataset, epochs=config.pretrain_epochs,
+        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs,
                                  callbacks=[backup_and_restore(config, f"autoencoder_{backbone}")],
                                  verbose=config.verbose).history)
         return model
@@ -272,7 +273,7 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
                          batch_size=min(config.transfer_batch_size, len(train_index)))
         model.compile(optimizer=keras.optimizers.Adam(config.transfer_lr), loss=losses, loss_weights=loss_weights,
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history = model.fit(_disease_age_targets(dataset, num_classes), epochs=config.transfer_epochs,
+        history = distributed.fit(model, _disease_age_targets(dataset, num_classes), epochs=config.transfer_epochs,
                             callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
         frames = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None, batch_size=64)
         predicted = model.predict(frames, verbose=0)

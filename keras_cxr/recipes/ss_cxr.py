@@ -41,6 +41,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr import distributed
 from keras_cxr.recipes.base import (RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream,
                                     warmup_cosine_adamw)
 
@@ -295,7 +296,7 @@ def pretrain(config, data):
         model.compile(optimizer=warmup_cosine_adamw(config.pretrain_lr, len(dataset), config.pretrain_epochs,
                                                     config.pretrain_warmup_epochs, config.pretrain_weight_decay),
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history.update(model.fit(dataset, epochs=config.pretrain_epochs, callbacks=[backup_and_restore(config, "gmml")],
+        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs, callbacks=[backup_and_restore(config, "gmml")],
                                  verbose=config.verbose).history)
         return model
 
@@ -378,7 +379,7 @@ def finetune(config, data, task, strategy, gmml):
                                                     config.finetune_warmup_epochs, config.weight_decay),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history = model.fit(dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
+        history = distributed.fit(model, dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
                             verbose=config.verbose).history
         result = {"loss": np.asarray(history["loss"])}
         for split, index in sets.items():
@@ -427,7 +428,7 @@ def segment(config, data, strategy, gmml):
                              **_vit_kwargs(config))
         model.compile(optimizer=AdamW(config.segmentation_lr, weight_decay=config.segmentation_weight_decay),
                       loss=DiceBCELoss(), jit_compile=resolve_jit_compile(config.jit_compile))
-        model.fit(x, y, batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs,
+        distributed.fit(model, x, y, batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs,
                   callbacks=[backup_and_restore(config, strategy)], verbose=config.verbose)
         return model
 

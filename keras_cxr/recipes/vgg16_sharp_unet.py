@@ -42,6 +42,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr import distributed
 from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
 
 PAPER_TABLE_2 = {
@@ -271,7 +272,7 @@ def _segmenter(config, data):
                                  width_multiplier=config.width_multiplier, name="lung_segmenter")
         segmenter.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate),
                           loss=DiceBCELoss(), metrics=["binary_accuracy"])
-        segmenter.fit(x, y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
+        distributed.fit(segmenter, x, y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
                       validation_split=0.1, verbose=config.verbose)
         return segmenter
 
@@ -351,7 +352,7 @@ def _fit_best(config, model, name, train, validation, epochs, batch_monitor="val
         keras.callbacks.ModelCheckpoint(best, monitor=batch_monitor, save_best_only=True),
         keras.callbacks.BackupAndRestore(os.path.join(backup, "state"), delete_checkpoint=True),
     ]
-    history = model.fit(train, validation_data=validation, epochs=epochs, callbacks=callbacks,
+    history = distributed.fit(model, train, validation_data=validation, epochs=epochs, callbacks=callbacks,
                         verbose=config.verbose).history
     return keras.saving.load_model(best), history
 
