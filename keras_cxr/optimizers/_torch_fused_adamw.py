@@ -7,6 +7,14 @@ keras.ops cannot express it, in one small module per backend).
 import torch
 
 
+def compiling():
+    """True while `torch.compile` traces the step (`Model.compile(jit_compile=True)` on PyTorch). The fused
+    kernel updates its arguments in place, which inductor's functionalization refuses ("mutating a
+    non-functional tensor with a functional tensor is not allowed", torch 2.13), so a compiled step takes
+    Keras' own AdamW update (the same arithmetic, which torch.compile fuses itself)."""
+    return bool(getattr(torch, "compiler", None) and torch.compiler.is_compiling())
+
+
 def supported(variables):
     """True when torch's fused kernel can update all `variables` (float32 values on CPU or CUDA)."""
     values = [v.value for v in variables]

@@ -97,9 +97,10 @@ class AdamW(keras.optimizers.AdamW):
             super()._apply_weight_decay(variables)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        if not self._fused:
-            return super()._backend_update_step(grads, trainable_variables, learning_rate)
         from keras_cxr.optimizers import _torch_fused_adamw
+
+        if not self._fused or _torch_fused_adamw.compiling():
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
 
         lr = float(keras.ops.convert_to_numpy(learning_rate))
         step = int(keras.ops.convert_to_numpy(self.iterations)) + 1

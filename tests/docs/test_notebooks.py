@@ -39,6 +39,9 @@ def test_every_recipe_has_a_notebook():
     assert found == set(TINY)
 
 
+# ~2-3 min per notebook on 2 cores (a kernel per notebook): over the CI budget in the default run, so
+# `pytest -m slow tests/docs` (README) runs them.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     notebook = nbformat.read(os.path.join(NOTEBOOKS, f"{name}.ipynb"), as_version=4)

@@ -86,6 +86,7 @@ def test_mixed_bfloat16_run_trains_in_bf16_and_restores_the_global_policy(tmp_pa
         dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), dtype_policy="bfloat16", **TINY))
 
 
+@pytest.mark.slow  # ~75 s on TensorFlow (CI budget); `pytest -m slow` runs it.
 def test_quick_run_with_both_sweeps_writes_their_tables(tmp_path):
     """Table 2 (masking ratios) and Tables 5-6 (label fractions) set together: the report is written."""
     config = dual_mae.Config.quick(output_dir=str(tmp_path), mask_ratio_sweep=(0.75,), label_fractions=(0.5, 1.0),

@@ -116,6 +116,7 @@ def test_vindr_layout_boxes_are_scaled_to_the_model_input(tmp_path):
     assert sum(len(v) for v in splits.values()) == 9 and len(splits["test"]) >= 1
 
 
+@pytest.mark.slow  # ~50 s on TensorFlow (CI budget); `pytest -m slow` runs it; the dual_mae bf16 test covers the policy scope.
 def test_quick_run_under_mixed_bfloat16_restores_the_global_policy(tmp_path):
     import keras
 
