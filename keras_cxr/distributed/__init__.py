@@ -7,6 +7,6 @@ from keras_cxr.distributed.replica import replica_index_and_count, replica_rows
 from keras_cxr.distributed.sharding import ArrayBatches, ShardedBatches, shard_bounds
 from keras_cxr.distributed.training import fit, shard
 
-__all__ = ["ArrayBatches", "AverageNonTrainable", "ChiefBackupAndRestore", "DistributedContext", "ShardedBatches", "barrier",
-           "context", "fit", "initialize", "is_chief", "launcher_environment", "replica_index_and_count",
+__all__ = ["ArrayBatches", "AverageNonTrainable", "ChiefBackupAndRestore", "DistributedContext", "ShardedBatches",
+           "barrier", "context", "fit", "initialize", "is_chief", "launcher_environment", "replica_index_and_count",
            "replica_rows", "shard", "shard_bounds"]

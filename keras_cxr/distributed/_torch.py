@@ -32,13 +32,6 @@ def start():
     return DistributedContext("torch_ddp", dist.get_rank(), world, world, None, device)
 
 
-def replica_index_and_count():
-    """(rank, world size) of the process group, (0, 1) without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def wrap_model(model):
     """Routes `model`'s training forward passes through one `DistributedDataParallel` module (made once
     per model and kept on it); inference (no gradients) calls the model directly. Returns the model."""

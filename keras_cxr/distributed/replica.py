@@ -11,6 +11,8 @@ reproduces the single-device run (tested in tests/distributed/).
 import keras
 from keras import ops
 
+from keras_cxr.distributed.context import context
+
 
 def replica_index_and_count():
     """(index of this replica, replicas in sync) inside a training step; (0, 1) on one device."""
@@ -22,10 +24,9 @@ def replica_index_and_count():
         if replica is None or replica.num_replicas_in_sync == 1:
             return 0, 1
         return replica.replica_id_in_sync_group, replica.num_replicas_in_sync
-    if backend == "torch":
-        from keras_cxr.distributed import _torch
-
-        return _torch.replica_index_and_count()
+    found = context()
+    if found.engine == "torch_ddp":
+        return found.rank, found.num_processes
     return 0, 1
 
 

@@ -51,28 +51,24 @@ def fit(model, x=None, y=None, *, batch_size=None, shuffle=True, seed=0, callbac
     callbacks = list(callbacks)
     if not found.is_chief:
         verbose = 0
-    split = kwargs.pop("validation_split", None) if found.engine in ("torch_ddp", "multi_worker_mirrored") else None
-    if split and not isinstance(x, keras.utils.PyDataset):  # Keras' own rule: the last fraction validates
-        count = len(keras.tree.flatten(x)[0])
-        cut = int(count * (1 - split))
-        head = lambda a: keras.tree.map_structure(lambda v: v[:cut], a)  # noqa: E731
-        tail = lambda a: keras.tree.map_structure(lambda v: v[cut:], a)  # noqa: E731
-        kwargs["validation_data"] = (tail(x), tail(y)) if y is not None else (tail(x),)
-        x, y = head(x), None if y is None else head(y)
+    if found.engine in ("torch_ddp", "multi_worker_mirrored") and not isinstance(x, keras.utils.PyDataset):
+        split = kwargs.pop("validation_split", None)
+        if split:  # Keras' own rule: the last fraction validates
+            cut = int(len(keras.tree.flatten(x)[0]) * (1 - split))
+            head = lambda a: keras.tree.map_structure(lambda v: v[:cut], a)  # noqa: E731
+            tail = lambda a: keras.tree.map_structure(lambda v: v[cut:], a)  # noqa: E731
+            kwargs["validation_data"] = (tail(x), tail(y)) if y is not None else (tail(x),)
+            x, y = head(x), None if y is None else head(y)
+        x, y = ArrayBatches(x, y, batch_size or 32, seed=seed, shuffle=shuffle), None
     if found.engine == "torch_ddp":
         from keras_cxr.distributed import _torch
 
-        if not isinstance(x, keras.utils.PyDataset):
-            x, y = ArrayBatches(x, y, batch_size or 32, seed=seed, shuffle=shuffle), None
         x = shard(x, found.rank, found.num_processes)
-        batch_size, shuffle = None, False
         _torch.wrap_model(model)
         callbacks.append(AverageNonTrainable())
     elif found.engine == "multi_worker_mirrored":
         from keras_cxr.distributed import _tensorflow
 
-        if not isinstance(x, keras.utils.PyDataset):
-            x, y = ArrayBatches(x, y, batch_size or 32, seed=seed, shuffle=shuffle), None
         return model.fit(_tensorflow.per_worker_dataset(found.strategy, x), steps_per_epoch=len(x),
                          callbacks=callbacks, verbose=verbose, **kwargs)
     if isinstance(x, keras.utils.PyDataset):  # it shuffles itself; Keras would also permute its batch order

@@ -156,8 +156,7 @@ def stage(config, name, compute, kind="keras"):
     import keras
 
     path = stage_path(config, name, kind)  # where this process writes (a scratch folder on ranks other than 0)
-    chief_dir = getattr(config, "_chief_output_dir", config.output_dir)
-    saved = os.path.join(chief_dir, os.path.relpath(path, config.output_dir))  # what every process reads
+    saved = os.path.join(_shared_dir(config), os.path.relpath(path, config.output_dir))  # what every process reads
     saved_at_start = getattr(config, "_saved_at_start", None)
     if config.resume and (os.path.exists(saved) if saved_at_start is None else saved in saved_at_start):
         path = saved
@@ -205,8 +204,14 @@ def backup_and_restore(config, name):
     rank restores from rank 0's folder and only rank 0 writes it (`keras_cxr.distributed.ChiefBackupAndRestore`)."""
     from keras_cxr.distributed import ChiefBackupAndRestore
 
-    folder = getattr(config, "_chief_output_dir", config.output_dir)
-    return ChiefBackupAndRestore(os.path.join(folder, "backup", name), save_freq="epoch", delete_checkpoint=True)
+    return ChiefBackupAndRestore(os.path.join(_shared_dir(config), "backup", name), save_freq="epoch",
+                                 delete_checkpoint=True)
+
+
+def _shared_dir(config):
+    """The output folder every process reads: rank 0's (`run_recipe` gives the other ranks a scratch
+    `output_dir` to write to)."""
+    return getattr(config, "_chief_output_dir", config.output_dir)
 
 
 def stream(config, index, image_size, **options):

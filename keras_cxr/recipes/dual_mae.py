@@ -311,7 +311,7 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
         if method == "dual_mae":
             steps.append(EMATargetUpdate(config.tau))
         history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs, callbacks=steps,
-                                 verbose=config.verbose).history)
+                                       verbose=config.verbose).history)
         return model
 
     model = stage(config, tag, train)
@@ -402,8 +402,8 @@ def pretrain_supervised(config, data, method):
         model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.xray_pretrain_epochs,
                                        config.finetune_warmup_epochs),
                       loss=keras.losses.BinaryCrossentropy(), jit_compile=resolve_jit_compile(config.jit_compile))
-        distributed.fit(model, dataset, epochs=config.xray_pretrain_epochs, callbacks=[backup_and_restore(config, name)],
-                  verbose=config.verbose)
+        distributed.fit(model, dataset, epochs=config.xray_pretrain_epochs,
+                        callbacks=[backup_and_restore(config, name)], verbose=config.verbose)
         return model
 
     return stage(config, name, train)
@@ -461,8 +461,8 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
                                        config.finetune_warmup_epochs, layer_decay),
                       loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history = distributed.fit(model, dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
-                            verbose=config.verbose).history
+        history = distributed.fit(model, dataset, epochs=config.finetune_epochs,
+                                  callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
 
         def predict(split):
             frames = stream(config, data["splits"][split], config.image_size, shuffle=False, normalize="imagenet",

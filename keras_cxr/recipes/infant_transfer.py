@@ -235,8 +235,8 @@ def pretrain(config, data, backbone):
         model.compile(optimizer=keras.optimizers.Adam(config.pretrain_lr), loss=keras.losses.MeanAbsoluteError(),
                       jit_compile=resolve_jit_compile(config.jit_compile))
         history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs,
-                                 callbacks=[backup_and_restore(config, f"autoencoder_{backbone}")],
-                                 verbose=config.verbose).history)
+                                       callbacks=[backup_and_restore(config, f"autoencoder_{backbone}")],
+                                       verbose=config.verbose).history)
         return model
 
     model = stage(config, f"autoencoder_{backbone}", train)
@@ -274,7 +274,7 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
         model.compile(optimizer=keras.optimizers.Adam(config.transfer_lr), loss=losses, loss_weights=loss_weights,
                       jit_compile=resolve_jit_compile(config.jit_compile))
         history = distributed.fit(model, _disease_age_targets(dataset, num_classes), epochs=config.transfer_epochs,
-                            callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
+                                  callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
         frames = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None, batch_size=64)
         predicted = model.predict(frames, verbose=0)
         return {"disease": predicted["disease"], "age": predicted["age"][:, 0], "loss": np.asarray(history["loss"])}

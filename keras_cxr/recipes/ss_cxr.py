@@ -296,8 +296,8 @@ def pretrain(config, data):
         model.compile(optimizer=warmup_cosine_adamw(config.pretrain_lr, len(dataset), config.pretrain_epochs,
                                                     config.pretrain_warmup_epochs, config.pretrain_weight_decay),
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs, callbacks=[backup_and_restore(config, "gmml")],
-                                 verbose=config.verbose).history)
+        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs,
+                                       callbacks=[backup_and_restore(config, "gmml")], verbose=config.verbose).history)
         return model
 
     model = stage(config, "gmml", train)
@@ -379,8 +379,8 @@ def finetune(config, data, task, strategy, gmml):
                                                     config.finetune_warmup_epochs, config.weight_decay),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
                       jit_compile=resolve_jit_compile(config.jit_compile))
-        history = distributed.fit(model, dataset, epochs=config.finetune_epochs, callbacks=[backup_and_restore(config, name)],
-                            verbose=config.verbose).history
+        history = distributed.fit(model, dataset, epochs=config.finetune_epochs,
+                                  callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
         result = {"loss": np.asarray(history["loss"])}
         for split, index in sets.items():
             if split == "train":
@@ -429,7 +429,7 @@ def segment(config, data, strategy, gmml):
         model.compile(optimizer=AdamW(config.segmentation_lr, weight_decay=config.segmentation_weight_decay),
                       loss=DiceBCELoss(), jit_compile=resolve_jit_compile(config.jit_compile))
         distributed.fit(model, x, y, batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs,
-                  callbacks=[backup_and_restore(config, strategy)], verbose=config.verbose)
+                        callbacks=[backup_and_restore(config, strategy)], verbose=config.verbose)
         return model
 
     return stage(config, strategy, train)

@@ -273,7 +273,7 @@ def _segmenter(config, data):
         segmenter.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate),
                           loss=DiceBCELoss(), metrics=["binary_accuracy"])
         distributed.fit(segmenter, x, y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
-                      validation_split=0.1, verbose=config.verbose)
+                        validation_split=0.1, verbose=config.verbose)
         return segmenter
 
     return stage(config, "lung_segmenter", train)
@@ -353,7 +353,7 @@ def _fit_best(config, model, name, train, validation, epochs, batch_monitor="val
         keras.callbacks.BackupAndRestore(os.path.join(backup, "state"), delete_checkpoint=True),
     ]
     history = distributed.fit(model, train, validation_data=validation, epochs=epochs, callbacks=callbacks,
-                        verbose=config.verbose).history
+                              verbose=config.verbose).history
     return keras.saving.load_model(best), history
 
 

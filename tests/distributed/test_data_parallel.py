@@ -47,8 +47,8 @@ def _check(result):
 def _two_workers(out):
     backend = keras.backend.backend()
     if backend == "torch":
-        command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
-                   "127.0.0.1", "--master-port", str(_free_port()), SCRIPT, out]
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                   SCRIPT, out]  # --standalone: torchrun picks a free local port itself (no race between tests)
         result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=600, cwd=REPO)
         _check(result)
         assert result.stdout.count("DONE torch_ddp") == 2, result.stdout

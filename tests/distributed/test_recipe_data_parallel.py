@@ -16,8 +16,8 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "tiny_recipe.py")
 
 def _launch(out):
     if keras.backend.backend() == "torch":
-        command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
-                   "127.0.0.1", "--master-port", str(_free_port()), SCRIPT, out]
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                   SCRIPT, out]  # --standalone: torchrun picks a free local port itself (no race between tests)
         result = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=900, cwd=REPO)
         assert result.returncode == 0, result.stderr[-4000:]
         return result.stdout
