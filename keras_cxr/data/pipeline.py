@@ -8,6 +8,7 @@ TensorFlow, PyTorch and JAX backends alike, without tf.data.
 
 import collections
 import concurrent.futures
+import contextlib
 import hashlib
 import itertools
 import json
@@ -98,7 +99,9 @@ def preprocess_to_cache(source, folder, image_size, *, transforms=(), mode="squa
     The folder holds `images.npy` (N, S, S, 1) float32 or uint8, `done.npy` (which rows are finished) and
     `meta.json` (image size, mode, transform names, a hash of the file list). Rerunning on the same folder
     skips the rows already done, so an interrupted pass (error, Ctrl-C, killed job) loses at most the
-    images in flight; a folder built for another file list, size, mode or transforms is refused.
+    images in flight; a folder built for another file list, size, mode or transforms is refused. Processes
+    that build the same folder at once (data-parallel ranks of one machine) take turns on a lock file:
+    the first builds it, the others find it finished.
 
     Args:
         source: a `DatasetIndex` or a sequence of image paths.
@@ -136,6 +139,29 @@ def preprocess_to_cache(source, folder, image_size, *, transforms=(), mode="squa
     if dtype not in ("float32", "uint8"):
         raise ValueError(f"dtype must be 'float32' or 'uint8'; received {dtype!r}.")
     os.makedirs(folder, exist_ok=True)
+    with _exclusive(os.path.join(folder, ".lock")):  # data-parallel ranks on one machine share the folder
+        return _build_cache(paths, folder, size, transforms, mode, num_workers, progress, save_every, dtype)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path):
+    """Holds an exclusive lock on `lock_path` (POSIX `flock`): the first process builds a cache folder, the
+    others wait and then find it finished. Where `fcntl` is missing (Windows) no lock is taken; run one
+    process per cache folder there."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_cache(paths, folder, size, transforms, mode, num_workers, progress, save_every, dtype):
     meta = {"format": _CACHE_FORMAT, "image_size": size, "mode": mode, "count": len(paths), "dtype": dtype,
             "transforms": [_name(t) for t in transforms],
             "paths_sha1": hashlib.sha1("\n".join(paths).encode()).hexdigest(), "first_path": str(paths[0])}

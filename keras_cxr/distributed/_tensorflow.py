@@ -5,9 +5,9 @@ import tensorflow as tf
 from keras_cxr.distributed.context import DistributedContext
 
 
-def start(multi_worker, all_local_gpus):
-    """`MultiWorkerMirroredStrategy` (from `TF_CONFIG`) or, with several local GPUs and `all_local_gpus`,
-    `MirroredStrategy`; None when one device is all there is."""
+def start(multi_worker):
+    """`MultiWorkerMirroredStrategy` (from `TF_CONFIG`) or, with several local GPUs, `MirroredStrategy`;
+    None when one device is all there is."""
     if multi_worker:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         _reduce_structures_one_value_at_a_time(strategy)
@@ -18,7 +18,7 @@ def start(multi_worker, all_local_gpus):
         workers = sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values())
         return DistributedContext("multi_worker_mirrored", rank, workers, strategy.num_replicas_in_sync, strategy)
     gpus = tf.config.list_logical_devices("GPU")
-    if all_local_gpus and len(gpus) > 1:
+    if len(gpus) > 1:
         strategy = tf.distribute.MirroredStrategy()
         return DistributedContext("mirrored", 0, 1, strategy.num_replicas_in_sync, strategy)
     return None

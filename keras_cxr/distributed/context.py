@@ -73,9 +73,10 @@ def initialize(distributed="auto"):
 
     Args:
         distributed: "auto" (default): distributed when a launcher's environment says so (`TF_CONFIG` on
-            TensorFlow, `torchrun`'s `WORLD_SIZE` > 1 on PyTorch), else one device. True: as "auto", and on
-            TensorFlow also a `MirroredStrategy` over every local GPU when there are several. False: one
-            device, whatever the environment says.
+            TensorFlow, `torchrun`'s `WORLD_SIZE` > 1 on PyTorch) and, on TensorFlow, a `MirroredStrategy`
+            over every local GPU when there are several (a notebook on Kaggle's two T4s uses both; PyTorch
+            needs one process per GPU, so there it takes `torchrun`). True: the same. False: one device,
+            whatever the environment says.
 
     Returns:
         The `DistributedContext`.
@@ -105,7 +106,7 @@ def initialize(distributed="auto"):
                              "TensorFlow workers with TF_CONFIG (see the README), or use KERAS_BACKEND=torch.")
         from keras_cxr.distributed import _tensorflow
 
-        found = _tensorflow.start(multi_worker=launcher == "tf_config", all_local_gpus=distributed is True)
+        found = _tensorflow.start(multi_worker=launcher == "tf_config")
     elif backend == "torch":
         if launcher == "tf_config":
             raise ValueError("TF_CONFIG is set (TensorFlow workers) but KERAS_BACKEND is 'torch'. Launch PyTorch "

@@ -34,12 +34,15 @@ class RecipeConfig:
     verbose: int = 1  # Keras progress bars (1), one line per epoch (2), silent (0)
     max_images: int | None = None  # cap on images read per real dataset (quick runs on large folders)
     jit_compile: str = "auto"  # XLA on TensorFlow (faster on CPU too), see keras_cxr.models.resolve_jit_compile
-    dtype_policy: str = "float32"  # "auto" (the device's fast policy, resolve_dtype_policy), "mixed_bfloat16", "mixed_float16"
+    # "auto": the device's fast policy (resolve_dtype_policy: mixed_bfloat16 on Ampere+ GPUs and AMX /
+    # AVX-512-bf16 CPUs, mixed_float16 with loss scaling on T4 / P100 / V100, else float32); config.json
+    # records what it resolved to. Or "float32", "mixed_bfloat16", "mixed_float16".
+    dtype_policy: str = "auto"
     resume: bool = True  # reuse the stages an interrupted run with the same output_dir finished
     cache_dir: str | None = None  # uint8 cache of decoded, resized images (and the phantom); None: ~/.cache/keras_cxr
     image_cache: bool = False  # decode each dataset once into the uint8 cache (fast epochs on large folders)
     num_workers: int | None = None  # decoding threads (default: the number of CPUs)
-    distributed: str = "auto"  # data-parallel: "auto" (from torchrun / TF_CONFIG), "true" (+ all local GPUs on TF), "false"
+    distributed: str = "auto"  # data-parallel: "auto" (torchrun / TF_CONFIG / several local GPUs on TF), "false"
 
 
 def write_json(value, path):
@@ -75,8 +78,12 @@ def environment():
 
 
 def write_config(config, path):
-    """Writes the resolved Config as JSON with the environment (backend, versions) under `_environment`."""
+    """Writes the resolved Config as JSON with the environment (backend, versions) under `_environment`;
+    `dtype_policy_resolved` is the policy the run trains under (what "auto" chose on this device)."""
+    import keras
+
     resolved = dataclasses.asdict(config)
+    resolved["dtype_policy_resolved"] = keras.config.dtype_policy().name
     resolved["_environment"] = environment()
     write_json(resolved, path)
 

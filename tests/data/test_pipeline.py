@@ -109,6 +109,36 @@ def test_cache_in_memory_and_on_disk_equal_no_cache(tmp_path):
     np.testing.assert_array_equal(arrays[0][0], cached[0][0])
 
 
+def test_processes_building_one_cache_at_once_take_turns(tmp_path):
+    """Data-parallel ranks of one machine share `--image-cache`: three processes start on one folder at the
+    same moment (each waits for a go file after its imports) and each returns the complete, correct cache
+    (the images are constants, so the cache's values are known). Without the lock they overwrite each
+    other's files (the done flags' temporary file, a truncated images.npy)."""
+    import subprocess
+    import sys
+
+    paths = []
+    for i in range(200):
+        paths.append(str(tmp_path / f"{i}.png"))
+        cv2.imwrite(paths[-1], np.full((96, 80), i, np.uint8))
+    (tmp_path / "paths.json").write_text(json.dumps(paths))
+    go = tmp_path / "go"
+    script = ("import json, os, sys, time; from keras_cxr.data import preprocess_to_cache; print('READY', flush=True)\n"
+              "while not os.path.exists(sys.argv[3]): time.sleep(0.005)\n"
+              "c = preprocess_to_cache(json.load(open(sys.argv[1])), sys.argv[2], 8, dtype='uint8', num_workers=1, "
+              "progress=False, save_every=1); print('ROWS', *c.reshape(len(c), -1).max(axis=1).tolist())")
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "paths.json"), str(tmp_path / "cache"),
+                              str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for run in runs:
+        assert run.stdout.readline().strip() == "READY"
+    go.touch()
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err[-2000:]
+        rows = next(line for line in out.splitlines() if line.startswith("ROWS")).split()[1:]
+        assert [int(v) for v in rows] == list(range(200))
+
+
 def test_preprocess_to_cache_resumes_without_redoing_work(tmp_path):
     paths = _folder(tmp_path, 6)
     broken = tmp_path / "3.png"
