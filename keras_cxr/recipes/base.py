@@ -80,11 +80,9 @@ def environment():
 def write_config(config, path):
     """Writes the resolved Config as JSON with the environment (backend, versions) under `_environment`;
     `dtype_policy_resolved` is the policy the run trains under (what "auto" chose on this device)."""
-    import keras
-
     resolved = dataclasses.asdict(config)
-    resolved["dtype_policy_resolved"] = keras.config.dtype_policy().name
     resolved["_environment"] = environment()
+    resolved["dtype_policy_resolved"] = resolved["_environment"]["dtype_policy"]
     write_json(resolved, path)
 
 
