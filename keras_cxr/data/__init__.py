@@ -14,7 +14,7 @@ from keras_cxr.data.layouts import (CHEXPERT_CLASSES, NIH_CXR14_CLASSES, PEDICXR
                                     index_labels_csv, index_nih_cxr14, index_segmentation_pairs, index_unlabeled,
                                     index_vindr_pcxr, kermany_patient_id, read_mask, read_vindr_boxes,
                                     image_size_from_header, split_sources, find_segmentation_folders,
-                                    index_segmentation)
+                                    index_segmentation, index_tuberculosis, read_clinical_reading)
 from keras_cxr.data.layouts import LAYOUTS, Layout, detect_layout, register_layout, unregister_layout
 from keras_cxr.data.sources import index_sources
 from keras_cxr.data.splits import label_fraction_subsets, patient_split, patient_split_indices

@@ -7,8 +7,9 @@ doi:10.3389/frai.2024.1419638:
 1. (§2.1, on by default: `lung_crop=True`) lung segmentation → crop to the lung bounding box → resize to
    224 × 224, [0, 1], for both datasets. The paper segments with a U-Net on an Inception-V3 encoder
    (Rajaraman et al. 2023); we train a VGG-16 Sharp U-Net with Dice + BCE (`keras_cxr.losses.DiceBCELoss`,
-   our choice: §2.1 names no loss) on `segmentation_dir` (images/ + masks/, e.g. JSRT/SCR) or on the
-   phantom's lung masks, or load a saved segmenter (`segmentation_model`); `--lung-crop false` skips it;
+   our choice: §2.1 names no loss) on `segmentation_dir` (a lung-mask layout `index_segmentation` reads:
+   JSRT/SCR images/ + masks/, Montgomery, their Kaggle mirrors) or on the phantom's lung masks, or load a
+   saved segmenter (`segmentation_model`); `--lung-crop false` skips it;
 2. (§2.2, §2.3.1) a VGG-16 Sharp U-Net learns to remove Gaussian noise (denoising) and, separately,
    Gaussian blur (deblurring) from pediatric CXRs; SSIM loss, Adam 1e-3, plateau halving; Table 2;
 3. (§2.3.2) each trained encoder, truncated at its deepest convolution + GAP + softmax, is fine-tuned to
@@ -82,7 +83,7 @@ class Config(RecipeConfig):
     image_size: int = 224  # §2.1
     # Lung cropping (§2.1): the paper crops with a U-Net (Inception-V3 encoder) lung segmenter.
     lung_crop: bool = True  # §2.1: both datasets are lung-cropped
-    segmentation_dir: str | None = None  # image+mask folder to train the lung segmenter (e.g. JSRT/SCR)
+    segmentation_dir: str | None = None  # image+mask folder to train the lung segmenter (JSRT/SCR, Montgomery)
     segmentation_model: str | None = None  # or a saved .keras segmenter
     segmentation_epochs: int = 30  # not stated
     # Degradations (§2.2).
@@ -237,15 +238,16 @@ def _read(config, index, rows=None):
 
 def _segmenter(config, data):
     """The lung segmenter of §2.1: a saved model, or a VGG-16 Sharp U-Net trained on `segmentation_dir`
-    (images/ + masks/) or on the phantom's own lung masks (its pretext training split), Adam at
-    `pretext_learning_rate`, `segmentation_epochs` epochs, 10 % held out for validation.
+    (a layout of `index_segmentation`: images/ + masks/, Montgomery, Kaggle mirrors) or on the phantom's own
+    lung masks (its pretext training split), Adam at `pretext_learning_rate`, `segmentation_epochs` epochs,
+    10 % held out for validation.
     Loss as implemented: Dice + binary cross-entropy, each weighted 1 (`keras_cxr.losses.DiceBCELoss`:
     Keras' `Dice` plus `BinaryCrossentropy` on the sigmoid output), our choice: §2.1 names the segmenter
     (a U-Net with an Inception-V3 encoder, Rajaraman et al. 2023) and no loss.
     Segmentation sets are small (hundreds of images: JSRT 247, Montgomery 138), so they are read into arrays."""
     import keras
 
-    from keras_cxr.data import index_segmentation_pairs, load_images
+    from keras_cxr.data import index_segmentation, load_images
     from keras_cxr.losses import DiceBCELoss
     from keras_cxr.models import create_model
 
@@ -253,14 +255,13 @@ def _segmenter(config, data):
         return keras.saving.load_model(config.segmentation_model)
     size = config.image_size
     if config.segmentation_dir:
-        pairs = index_segmentation_pairs(os.path.join(config.segmentation_dir, "images"),
-                                         [os.path.join(config.segmentation_dir, "masks")])
+        pairs = index_segmentation(config.segmentation_dir)
     elif "mask_path" in data["pretext"]["train"].frame:
         pairs = data["pretext"]["train"]
     else:
         raise ValueError("lung_crop=True (the default, §2.1) needs a lung segmenter: segmentation_model, "
                          "segmentation_dir, or the phantom's masks; none was given for pretext_dir="
-                         f"{config.pretext_dir!r}. Pass --segmentation-dir (a folder with images/ + masks/, e.g. "
+                         f"{config.pretext_dir!r}. Pass --segmentation-dir (a lung-mask layout: images/ + masks/, e.g. "
                          "JSRT/SCR), --segmentation-model (a saved .keras segmenter), or --lung-crop false to "
                          "train on uncropped images.")
 

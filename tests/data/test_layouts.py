@@ -85,7 +85,7 @@ def test_any_other_table_is_read_as_labels_csv(tmp_path):
 
 def test_documented_priority_order(tmp_path):
     assert [layout.name for layout in LAYOUTS] == ["labels_csv", "vindr_pcxr", "nih_cxr14", "chexpert", "covidx",
-                                                   "kermany", "table", "unlabeled"]
+                                                   "tuberculosis", "kermany", "table", "unlabeled"]
     for name in [layout.name for layout in LAYOUTS[:-2]]:
         assert f"`{name}`" in layouts.detect.__doc__
     _nih_folder(tmp_path)

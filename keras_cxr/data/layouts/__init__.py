@@ -1,7 +1,8 @@
 """Dataset indexes for published CXR layouts, one file per dataset, behind one detection table.
 
 Kermany (`kermany.py`), VinDr-PCXR (`vindr_pcxr.py`), ChestX-ray14 (`nih_cxr14.py`), CheXpert
-(`chexpert.py`), COVIDx (`covidx.py`), labels.csv folders (`labels_csv.py`), image and class folders
+(`chexpert.py`), COVIDx (`covidx.py`), Montgomery / Shenzhen (`tuberculosis.py`),
+labels.csv folders (`labels_csv.py`), image and class folders
 (`folder.py`), image + mask folders (`segmentation.py`). Each returns a `DatasetIndex`; nothing is
 downloaded. `index_any` picks the loader from the table in `detect.py` (`LAYOUTS`, in priority order).
 
@@ -18,6 +19,7 @@ from keras_cxr.data.layouts.vindr_pcxr import (PEDICXR_6_CLASSES, PEDICXR_RARE_F
                                                read_vindr_boxes)
 from keras_cxr.data.layouts.chexpert import CHEXPERT_CLASSES, index_chexpert
 from keras_cxr.data.layouts.covidx import COVIDX_CLASS_SETS, index_covidx, split_sources
+from keras_cxr.data.layouts.tuberculosis import index_tuberculosis, read_clinical_reading
 from keras_cxr.data.layouts.segmentation import (find_segmentation_folders, index_segmentation,
                                                  index_segmentation_pairs, read_mask)
 from keras_cxr.data.layouts.detect import LAYOUTS, detect_layout, index_any, register_layout, unregister_layout

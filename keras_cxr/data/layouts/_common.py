@@ -81,6 +81,28 @@ def _stem(path):
     return os.path.splitext(os.path.basename(os.fspath(path)))[0]
 
 
+def _subfolders(path):
+    """Sorted visible subfolders of `path` (full paths), without hidden folders and `__MACOSX/`."""
+    return sorted(os.path.join(path, e) for e in _entries(path)
+                  if not e.startswith(".") and e != "__MACOSX" and os.path.isdir(os.path.join(path, e)))
+
+
+def _folders_below(root, depth):
+    """`root` and its visible subfolders down to `depth` levels below it, shallowest first (breadth first).
+
+    Example:
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp(); os.makedirs(os.path.join(root, "a", "b", "c"))
+    >>> [os.path.relpath(p, root) for p in _folders_below(root, 2)]
+    ['.', 'a', 'a/b']
+    """
+    level, found = [os.fspath(root)], []
+    for _ in range(depth + 1):
+        found.extend(level)
+        level = [sub for folder in level for sub in _subfolders(folder)]
+    return found
+
+
 def _entries(path):
     """The names in folder `path` (a set), or an empty set when it is not a readable folder."""
     try:

@@ -84,17 +84,25 @@ def split_sources(index, sources):
     return index.subset(~held), index.subset(held)
 
 
+def _train_tables(path):
+    """The train split files in folder `path`: train.txt (COVIDx CXR-2 and CXR-4 on Kaggle) first, then
+    versioned ones such as train_COVIDx9A.txt (CXR-3, the COVID-Net repository's labels/), newest name first."""
+    versioned = sorted((e for e in _entries(path) if re.fullmatch(r"train_covidx\w*\.txt", e, flags=re.IGNORECASE)),
+                       reverse=True)
+    return (["train.txt"] if "train.txt" in _entries(path) else []) + versioned
+
+
 def detect(path):
-    """True for a folder holding train.txt, or any .txt file."""
+    """True for a folder holding train.txt or train_COVIDx*.txt, or any .txt file."""
     if os.path.isfile(path):
         return os.path.basename(path).endswith(".txt")
-    return "train.txt" in _entries(path)
+    return bool(_train_tables(path))
 
 
 def _index(path):
     if os.path.isfile(path):
         return index_covidx(os.path.dirname(path) or ".", os.path.basename(path))
-    return index_covidx(path)
+    return index_covidx(path, _train_tables(path)[0])
 
 
-LAYOUT = Layout("covidx", detect, _index, "a folder with train.txt (COVIDx)")
+LAYOUT = Layout("covidx", detect, _index, "a folder with train.txt or train_COVIDx*.txt (COVIDx)")

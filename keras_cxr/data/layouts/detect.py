@@ -7,12 +7,18 @@ entry whose `detect(path)` is True:
 2. `vindr_pcxr`  a folder holding image_labels_train.csv, or a file image_labels_*
 3. `nih_cxr14`   a folder holding Data_Entry*.csv (the first by name), or a file Data_Entry*
 4. `chexpert`    a folder holding train.csv, or the file train.csv / valid.csv
-5. `covidx`      a folder holding train.txt, or any .txt file
-6. `kermany`     a folder with PNEUMONIA/ directly or under train/ test/ val/
-7. `table`       any other file: read as a labels.csv-style table
-8. `unlabeled`   any other folder: every image file under it
+5. `covidx`      a folder holding train.txt or train_*.txt (COVIDx CXR-3's train_COVIDx9A.txt), or any .txt file
+6. `tuberculosis` a folder with a CXR_png/ of MCUCXR_* / CHNCXR_* images, up to 3 folders down (Montgomery,
+                 Shenzhen; Kaggle's pulmonary-chest-xray-abnormalities and chest-xray-masks-and-labels)
+7. `kermany`     a folder with PNEUMONIA/ directly or under train/ test/ val/
+8. `table`       any other file: read as a labels.csv-style table
+9. `unlabeled`   any other folder: every image file under it
 
 A folder holding several tables goes to the first match (labels.csv wins: it is what we write ourselves).
+A folder that only wraps another one (Kaggle's `chest-xray-pneumonia/chest_xray/`,
+`chexpert-v10-small/CheXpert-v1.0-small/`, PhysioNet's `physionet.org/files/vindr-pcxr/1.0.0/`: exactly one
+visible subfolder and no image beside it) is looked through, up to three wrappers deep, when nothing but a
+catch-all would match it.
 Class-per-folder trees (`index_folder`) and image + mask folders (`index_segmentation_pairs`) are not in
 the table: they need arguments (class names, mask folders) a folder listing cannot tell.
 
@@ -26,8 +32,9 @@ import os
 import numpy as np
 
 from keras_cxr.data.index import DatasetIndex, DatasetLayoutError
-from keras_cxr.data.layouts import chexpert, covidx, folder, kermany, labels_csv, nih_cxr14, vindr_pcxr
-from keras_cxr.data.layouts._common import Layout
+from keras_cxr.data.layouts import (chexpert, covidx, folder, kermany, labels_csv, nih_cxr14, tuberculosis,
+                                    vindr_pcxr)
+from keras_cxr.data.layouts._common import IMAGE_EXTENSIONS, Layout, _entries, _subfolders
 
 LAYOUTS = [
     labels_csv.LAYOUT,
@@ -35,16 +42,49 @@ LAYOUTS = [
     nih_cxr14.LAYOUT,
     chexpert.LAYOUT,
     covidx.LAYOUT,
+    tuberculosis.LAYOUT,
     kermany.LAYOUT,
     labels_csv.TABLE_LAYOUT,  # catch-all for a file
     folder.LAYOUT,  # catch-all for a folder
 ]
 _CATCH_ALLS = ("table", "unlabeled")
 _NEGATIVE_CLASSES = {"normal", "no finding", "negative", "non-nodule", "healthy"}
+_WRAPPER_DEPTH = 3
+
+
+def _wrapped_folder(path):
+    """The one visible subfolder of `path` when `path` has no image of its own (other files, such as a
+    README or wget's robots.txt, hidden files and `__MACOSX/` are ignored), else None. Only called when no
+    named layout matched `path`, so a table beside the subfolder was not one a layout reads."""
+    subfolders = _subfolders(path)
+    if len(subfolders) != 1 or any(e.lower().endswith(IMAGE_EXTENSIONS) and not e.startswith(".")
+                                   for e in _entries(path)):
+        return None
+    return subfolders[0]
+
+
+def _resolve(path):
+    """(layout, path to index): the first layout of `LAYOUTS` matching `path`, looking through up to three
+    wrapper folders (`_wrapped_folder`) when only a catch-all matches `path` itself."""
+    first, current = None, path
+    for _ in range(_WRAPPER_DEPTH + 1):
+        layout = next((entry for entry in LAYOUTS if entry.detect(current)), None)
+        if layout is None:
+            break
+        if layout.name not in _CATCH_ALLS:
+            return layout, current
+        first = first or (layout, current)
+        current = _wrapped_folder(current) if os.path.isdir(current) else None
+        if current is None:
+            break
+    if first is None:
+        raise DatasetLayoutError(f"'{path}' is neither a dataset folder nor a label table.")
+    return first
 
 
 def detect_layout(path):
-    """The first `Layout` of `LAYOUTS` that recognises `path` (a folder or a table file).
+    """The first `Layout` of `LAYOUTS` that recognises `path` (a folder or a table file), looking through
+    wrapper folders (a folder holding one subfolder and no table or image, as Kaggle mirrors add).
 
     Raises:
         DatasetLayoutError: when `path` is neither a folder nor a file (nothing matches).
@@ -55,11 +95,7 @@ def detect_layout(path):
     >>> detect_layout(root).name, detect_layout(tempfile.mkdtemp()).name
     ('kermany', 'unlabeled')
     """
-    path = os.fspath(path)
-    for layout in LAYOUTS:
-        if layout.detect(path):
-            return layout
-    raise DatasetLayoutError(f"'{path}' is neither a dataset folder nor a label table.")
+    return _resolve(os.fspath(path))[0]
 
 
 def register_layout(layout, before=None):
@@ -115,8 +151,10 @@ def index_any(path, binary=False):
 
     Recognized, in this order (see the module docstring): a labels.csv folder (its "abnormal" column),
     VinDr-PCXR (`image_labels_train.csv`, 6 classes), ChestX-ray14 (`Data_Entry*.csv`), CheXpert
-    (`train.csv`), COVIDx (`train.txt`), Kermany (`[split/]PNEUMONIA/`), any other table as a labels.csv,
-    else every image in the folder (unlabeled). A file path picks its table.
+    (`train.csv`), COVIDx (`train.txt` or `train_COVIDx*.txt`), Montgomery / Shenzhen (`CXR_png/` with
+    `MCUCXR_*` / `CHNCXR_*` files, tuberculosis from the name), Kermany (`[split/]PNEUMONIA/`), any other
+    table as a labels.csv, else every image in the folder (unlabeled). A file path picks its table. Kaggle
+    mirrors' wrapper folders are looked through (`/kaggle/input/chest-xray-pneumonia` → `chest_xray/`).
 
     `binary=True` reduces the labels to one "abnormal" column (normal vs any finding), as paper 003 does:
     a binary index keeps its column; a class named normal / no finding / negative / non-nodule gives
@@ -132,8 +170,8 @@ def index_any(path, binary=False):
     >>> index_any(root).class_names
     ['PNEUMONIA']
     """
-    path = os.fspath(path)
-    index = detect_layout(path).index(path)
+    layout, path = _resolve(os.fspath(path))
+    index = layout.index(path)
     if not binary or index.class_names == ["abnormal"]:
         return index
     labels = index.labels

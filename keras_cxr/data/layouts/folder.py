@@ -45,7 +45,7 @@ def index_unlabeled(root_or_glob, extensions=IMAGE_EXTENSIONS):
     return DatasetIndex(make_frame(paths, patient_ids=[_stem(p) for p in paths], check_files=False), [], "unlabeled")
 
 
-def index_folder(root, class_names=None, patient_id=None):
+def index_folder(root, class_names=None, patient_id=None, exclude=()):
     """Class-per-folder layouts: `root/[.../][train|val|test/]CLASS/image`.
 
     The class is the image's parent folder; a train / val (valid, validation) / test folder above it fills
@@ -56,6 +56,7 @@ def index_folder(root, class_names=None, patient_id=None):
         root: dataset folder.
         class_names: expected class folders, in column order (default: every class folder found, sorted).
         patient_id: optional callable file name → patient id (default: the file stem).
+        exclude: folders under `root` to leave out (e.g. a second copy of the dataset nested inside it).
 
     Returns:
         `DatasetIndex` with task "multiclass" and one one-hot column per class (also for two classes: a
@@ -77,7 +78,10 @@ def index_folder(root, class_names=None, patient_id=None):
     root = os.fspath(root)
     _require_dir(root, "Dataset")
     rows, seen, duplicates = [], set(), []
+    skipped = tuple(os.path.join(os.path.abspath(os.fspath(f)), "") for f in exclude)
     for path in _find_images(root):
+        if skipped and os.path.abspath(path).startswith(skipped):
+            continue
         folders = os.path.relpath(path, root).split(os.sep)[:-1]
         if not folders or _split_name(folders[-1]):
             continue  # images directly in root or in a split folder have no class folder

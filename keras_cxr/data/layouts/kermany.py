@@ -4,7 +4,7 @@ import os
 import re
 
 from keras_cxr.data.index import DatasetIndex, DatasetLayoutError, list_problems
-from keras_cxr.data.layouts._common import Layout
+from keras_cxr.data.layouts._common import Layout, _split_name, _subfolders
 from keras_cxr.data.layouts.folder import index_folder
 
 
@@ -31,10 +31,12 @@ def index_kermany(root, num_classes=2):
     """Kermany et al. 2018 pediatric pneumonia: `train|val|test/NORMAL|PNEUMONIA/*.jpeg`.
 
     Bacterial / viral pneumonia come from the file names (`person1_bacteria_1.jpeg`, `person1_virus_6.jpeg`,
-    or v3's `BACTERIA-…` / `VIRUS-…`); the patient id from `kermany_patient_id`.
+    or v3's `BACTERIA-…` / `VIRUS-…`); the patient id from `kermany_patient_id`. Kaggle's archive holds
+    the dataset twice (`chest_xray/` and `chest_xray/chest_xray/`, plus `__MACOSX/`): a complete copy nested
+    in `root` (a subfolder that is itself this layout) is left out, as are `__MACOSX/` and hidden files.
 
     Args:
-        root: the folder holding train/ test/ (val/).
+        root: the folder holding train/ test/ (val/), or a folder holding only that one (Kaggle's mount).
         num_classes: 2 → one column "PNEUMONIA" (binary); 3 → one-hot "NORMAL", "BACTERIA", "VIRUS".
 
     Raises:
@@ -47,7 +49,13 @@ def index_kermany(root, num_classes=2):
     """
     if num_classes not in (2, 3):
         raise ValueError(f"num_classes must be 2 or 3; received {num_classes}.")
-    base = index_folder(root, ["NORMAL", "PNEUMONIA"], patient_id=kermany_patient_id)
+    root = os.fspath(root)
+    inner = [f for f in _subfolders(root) if detect(f)] if not detect(root) else []
+    if len(inner) == 1:  # the Kaggle mount /kaggle/input/chest-xray-pneumonia holds chest_xray/
+        root = inner[0]
+    nested = [f for f in _subfolders(root) if not _split_name(os.path.basename(f))
+              and os.path.basename(f) not in ("NORMAL", "PNEUMONIA") and detect(f)]
+    base = index_folder(root, ["NORMAL", "PNEUMONIA"], patient_id=kermany_patient_id, exclude=nested)
     names = [os.path.basename(p) for p in base.paths]
     frame = base.frame
     if num_classes == 2:

@@ -6,7 +6,8 @@ import re
 import numpy as np
 
 from keras_cxr.data.index import DatasetIndex, DatasetLayoutError, list_problems, make_frame
-from keras_cxr.data.layouts._common import IMAGE_EXTENSIONS, MASK_EXTENSIONS, _find_images, _require_dir, _stem
+from keras_cxr.data.layouts._common import (IMAGE_EXTENSIONS, MASK_EXTENSIONS, _find_images, _folders_below,
+                                            _require_dir, _stem)
 
 
 def _mask_stem(name):
@@ -146,13 +147,13 @@ def read_mask(mask_path):
 
 
 # Published segmentation layouts: (image folder candidates, mask folder sets), searched in order under the root
-# (and one level down, e.g. MontgomerySet/).
+# and up to three folders down (MontgomerySet/; Kaggle's Montgomery/MontgomerySet/, data/Lung Segmentation/).
 _IMAGE_FOLDERS = ("CXR_png", "images", "image", "img", "All247images", "imgs")
 _MASK_FOLDER_SETS = (
     ("ManualMask/leftMask", "ManualMask/rightMask"),  # Montgomery County (NLM): left + right lung masks
     ("masks/left lung", "masks/right lung"),  # JSRT / SCR (van Ginneken et al. 2006), per-lung folders
     ("mask",),  # Shenzhen lung masks (Stirenko et al. 2018; Kaggle mirror: CXR_png + mask, *_mask.png)
-    ("masks",),  # the shared JSRT/SCR folder, generic image + mask folders
+    ("masks",),  # the shared JSRT/SCR folder; Kaggle chest-xray-masks-and-labels (Lung Segmentation/CXR_png + masks)
     ("lung_masks",),
 )
 
@@ -162,13 +163,12 @@ def find_segmentation_folders(root):
 
     Recognised: Montgomery (`CXR_png/` + `ManualMask/leftMask/` + `ManualMask/rightMask/`, merged), JSRT/SCR
     (`images/` + `masks/left lung/` + `masks/right lung/`, or one `masks/` folder), Shenzhen (`CXR_png/` +
-    `mask/`, `*_mask.png`), and generic `images/` + `masks/` folders, at the root or one folder below it
-    (`MontgomerySet/`, `ChinaSet_AllFiles/`).
+    `mask/`, `*_mask.png`), and generic `images/` + `masks/` folders, at the root or up to three folders
+    below it, shallowest first (`MontgomerySet/`; Kaggle's `pulmonary-chest-xray-abnormalities/Montgomery/
+    MontgomerySet/` and `chest-xray-masks-and-labels/[data/]Lung Segmentation/`), skipping `__MACOSX/`.
     """
     root = os.fspath(root)
-    candidates = [root] + sorted(os.path.join(root, d) for d in (os.listdir(root) if os.path.isdir(root) else ())
-                                 if os.path.isdir(os.path.join(root, d)))
-    for base in candidates:
+    for base in _folders_below(root, 3) if os.path.isdir(root) else ():
         images = next((os.path.join(base, d) for d in _IMAGE_FOLDERS if os.path.isdir(os.path.join(base, d))), None)
         if images is None:
             continue
@@ -190,7 +190,7 @@ def index_segmentation(root, require_all=False):
     if found is None:
         raise DatasetLayoutError(
             f"No lung-segmentation layout in '{root}': expected an image folder ({', '.join(_IMAGE_FOLDERS)}) beside "
-            f"mask folders ({'; '.join(' + '.join(s) for s in _MASK_FOLDER_SETS)}), at the top or one folder down "
+            f"mask folders ({'; '.join(' + '.join(s) for s in _MASK_FOLDER_SETS)}), at the top or up to 3 folders down "
             "(Montgomery: MontgomerySet/CXR_png + ManualMask/leftMask + rightMask; Shenzhen: CXR_png + mask).")
     images, masks = found
     return index_segmentation_pairs(images, masks, require_all=require_all)
