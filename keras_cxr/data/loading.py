@@ -14,8 +14,15 @@ def _read_resized(path, image_size, mode):
     return resize(read_image(path), image_size, mode=mode)
 
 
+def _read_mask_resized(path, image_size, mode):
+    from keras_cxr.data.layouts.segmentation import read_mask
+    from keras_cxr.data.transforms import resize
+
+    return resize(read_mask(path), image_size, mode=mode) > 0.5
+
+
 def load_images(paths, image_size=224, *, mode="squash", num_workers=None, description="reading images",
-                progress=True):
+                progress=True, masks=False):
     """Reads and resizes image files into one array, decoding in a thread pool, with a progress bar.
 
     OpenCV and pydicom release the GIL while decoding, so threads give real parallelism here without the
@@ -30,9 +37,11 @@ def load_images(paths, image_size=224, *, mode="squash", num_workers=None, descr
         num_workers: decoding threads (default: the number of CPUs).
         description: progress-bar label.
         progress: show a progress bar.
+        masks: read `paths` as binary masks (`keras_cxr.data.read_mask`: "left|right" paths are united, as
+            `index_segmentation` writes them for Montgomery) and threshold them at 0.5 after resizing.
 
     Returns:
-        np.ndarray of shape (N, image_size, image_size, 1), float32 in [0, 1].
+        np.ndarray of shape (N, image_size, image_size, 1), float32 in [0, 1] (0 / 1 for masks).
 
     Raises:
         keras_cxr.data.ImageReadError: naming the first file that cannot be read.
@@ -51,7 +60,8 @@ def load_images(paths, image_size=224, *, mode="squash", num_workers=None, descr
     out = np.empty((len(paths), image_size, image_size, 1), dtype=np.float32)
     workers = num_workers or os.cpu_count() or 1
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda p: _read_resized(p, image_size, mode), paths)
+        read = _read_mask_resized if masks else _read_resized
+        results = pool.map(lambda p: read(p, image_size, mode), paths)
         for i, image in enumerate(tqdm(results, total=len(paths), desc=description, disable=not progress)):
             out[i, ..., 0] = image
     return out

@@ -241,11 +241,14 @@ class CXRDataset(keras.utils.PyDataset):
 
     def __len__(self):
         full = self._count // self.batch_size
-        return full if self.drop_remainder or self._count % self.batch_size == 0 else full + 1
+        remainder = self._count % self.batch_size
+        lone = remainder == 1 and self.shuffle and full > 0  # see make_dataset's drop_remainder
+        return full if self.drop_remainder or remainder == 0 or lone else full + 1
 
     @property
     def num_images(self):
-        """Number of images (the last batch may be smaller unless `drop_remainder`)."""
+        """Number of images (the last batch may be smaller unless `drop_remainder`; a shuffled dataset leaves
+        out a lone last image each epoch)."""
         return self._count
 
     def _make_order(self):
@@ -420,7 +423,11 @@ def make_dataset(source, *, labels=None, image_size=224, batch_size=32, transfor
             memmap cache on disk (see `preprocess_to_cache`). Augmentation always runs after the cache.
         num_workers: threads (or processes) preparing batches; default: the number of CPUs. Keras uses them
             when > 1.
-        drop_remainder: drop the last incomplete batch.
+        drop_remainder: drop the last incomplete batch. A shuffled dataset never ends on a batch of one
+            image even without it: that image sits out the epoch (a different one each epoch, as the order is
+            reshuffled). One image is a degenerate training step, and on PyTorch 2.13 (CPU) its backward pass
+            fails in a 1-filter `Conv2D` (the image heads of the Sharp U-Net, UNETR and the autoencoder:
+            "slow_conv2d: grad_weight must be contiguous", a channels-last stride bug).
         target: "labels" → (x, y) (or (x,) without labels); "image" → (x, x_clean) for autoencoders; None →
             (x,); or a callable `fn(batch (B, S, S, 1) in [0, 1], rng) -> (inputs, targets)`, e.g.
             `DegradationTarget("noise")` for (degraded, clean) denoising pairs.

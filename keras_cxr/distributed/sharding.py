@@ -48,7 +48,8 @@ class ShardedBatches(keras.utils.PyDataset):
 
 class ArrayBatches(keras.utils.PyDataset):
     """Global batches of in-memory arrays, reshuffled each epoch from (seed, epoch): what `fit(x, y,
-    batch_size=…, shuffle=True)` does, in a form every rank walks identically."""
+    batch_size=…, shuffle=True)` does, in a form every rank walks identically. Shuffled, it never ends on a
+    batch of one row: that row sits out the epoch (see `keras_cxr.data.make_dataset`'s drop_remainder)."""
 
     def __init__(self, x, y, batch_size, seed=0, shuffle=True):
         super().__init__()
@@ -57,7 +58,8 @@ class ArrayBatches(keras.utils.PyDataset):
         self.epoch = 0
 
     def __len__(self):
-        return -(-self.count // self.batch_size)
+        full, remainder = divmod(self.count, self.batch_size)
+        return full if remainder == 0 or (remainder == 1 and self.shuffle and full > 0) else full + 1
 
     def _order(self):
         if not self.shuffle:

@@ -44,6 +44,9 @@ def fit(model, x=None, y=None, *, batch_size=None, shuffle=True, seed=0, callbac
         verbose: as for `model.fit` (processes other than the chief are silent).
         **kwargs: passed to `model.fit` (`epochs`, `validation_data`, ...).
 
+    Shuffled arrays whose last batch would hold one row go through `ArrayBatches`, which leaves that row
+    out of the epoch (see `keras_cxr.data.make_dataset`'s drop_remainder: on PyTorch such a batch fails).
+
     Returns:
         The `History` of `model.fit`.
     """
@@ -51,7 +54,9 @@ def fit(model, x=None, y=None, *, batch_size=None, shuffle=True, seed=0, callbac
     callbacks = list(callbacks)
     if not found.is_chief:
         verbose = 0
-    if found.engine in ("torch_ddp", "multi_worker_mirrored") and not isinstance(x, keras.utils.PyDataset):
+    arrays = not isinstance(x, keras.utils.PyDataset)
+    if arrays and (found.engine in ("torch_ddp", "multi_worker_mirrored")
+                   or _ends_on_one_row(x, batch_size, shuffle, kwargs.get("validation_split"))):
         split = kwargs.pop("validation_split", None)
         if split:  # Keras' own rule: the last fraction validates
             cut = int(len(keras.tree.flatten(x)[0]) * (1 - split))
@@ -74,3 +79,12 @@ def fit(model, x=None, y=None, *, batch_size=None, shuffle=True, seed=0, callbac
     if isinstance(x, keras.utils.PyDataset):  # it shuffles itself; Keras would also permute its batch order
         return model.fit(x, shuffle=False, callbacks=callbacks, verbose=verbose, **kwargs)
     return model.fit(x, y, batch_size=batch_size, shuffle=shuffle, callbacks=callbacks, verbose=verbose, **kwargs)
+
+
+def _ends_on_one_row(x, batch_size, shuffle, validation_split):
+    """True when shuffled training arrays (after Keras' validation split) would end on a batch of one row."""
+    count = len(keras.tree.flatten(x)[0])
+    if validation_split:
+        count = int(count * (1 - validation_split))
+    batch_size = batch_size or 32
+    return bool(shuffle) and count > batch_size and count % batch_size == 1

@@ -437,13 +437,14 @@ def segment(config, data, strategy, gmml):
 
 def _segmentation_arrays(config, index):
     """(images standardized as in pretraining, 0/1 masks), both (N, S, S, 1) float32."""
-    from keras_cxr.data import load_images, read_mask, resize
+    from keras_cxr.data import load_images
     from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
 
     size = config.segmentation_image_size
     x = load_images(index.paths, image_size=size, description="reading segmentation images",
                     progress=bool(config.verbose))
-    y = np.stack([resize(read_mask(p), size) > 0.5 for p in index.mask_paths]).astype("float32")[..., None]
+    y = load_images(index.mask_paths, image_size=size, masks=True, description="reading lung masks",
+                    progress=bool(config.verbose))
     return ((x - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD).astype("float32"), y
 
 

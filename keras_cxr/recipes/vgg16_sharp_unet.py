@@ -267,8 +267,7 @@ def _segmenter(config, data):
 
     def train():
         x = load_images(pairs.paths, image_size=size, description="reading segmentation images")
-        y = (load_images(pairs.frame["mask_path"].to_numpy(), image_size=size, description="reading lung masks")
-             > 0.5).astype("float32")
+        y = load_images(pairs.mask_paths, image_size=size, masks=True, description="reading lung masks")
         segmenter = create_model("vgg16_sharp_unet", input_shape=(size, size, 1),
                                  width_multiplier=config.width_multiplier, name="lung_segmenter")
         segmenter.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate),

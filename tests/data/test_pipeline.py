@@ -208,7 +208,7 @@ def test_parallel_iteration_equals_indexing(tmp_path):
     data = make_dataset(paths, labels=np.arange(9), image_size=16, batch_size=2, num_workers=2, max_queue_size=2,
                         augment=MAEPretrainAugmentation(12, 16))
     batches = list(data)
-    assert len(batches) == len(data) == 5
+    assert len(batches) == len(data) == 4  # 9 shuffled images in pairs: the lone ninth sits out the epoch
     for i, (x, y) in enumerate(batches):
         np.testing.assert_array_equal(x, data[i][0])
         np.testing.assert_array_equal(y, data[i][1])
@@ -295,3 +295,40 @@ def test_uint8_folder_cache_is_a_quarter_of_float32_and_within_half_a_grey_level
     np.testing.assert_array_equal(again[0][0], small[0][0])
     with pytest.raises(ValueError, match="dtype"):
         make_dataset(paths, image_size=16, cache=tmp_path / "u8", cache_dtype="float32", progress=False)
+
+
+def test_a_shuffled_dataset_never_ends_on_a_batch_of_one_image():
+    rows = np.arange(33, dtype="float32")[:, None]
+    images = np.random.default_rng(0).random((33, 8, 8, 1)).astype("float32")
+    data = make_dataset(images, labels=rows, image_size=8, batch_size=16, num_workers=1)
+    assert len(data) == 2 and data.num_images == 33
+    left_out = []
+    for _ in range(4):
+        seen = np.concatenate([data[i][1][:, 0] for i in range(len(data))])
+        assert len(seen) == 32 and len(set(seen)) == 32
+        left_out.append(float(next(iter(set(range(33)) - set(seen)))))
+        data.on_epoch_end()
+    assert len(set(left_out)) > 1  # a different image sits out each epoch
+    ordered = make_dataset(images, labels=rows, image_size=8, batch_size=16, shuffle=False, num_workers=1)
+    assert len(ordered) == 3 and len(ordered[2][0]) == 1  # evaluation keeps every image
+    assert len(make_dataset(images[:1], image_size=8, batch_size=16, num_workers=1)) == 1  # one image: one batch
+
+
+def test_training_on_arrays_or_a_dataset_ending_on_one_image_runs():
+    """Without the rule above this failed on PyTorch 2.13: a 3×3 Conv2D with one filter cannot take a
+    backward pass on a batch of one image ("slow_conv2d: grad_weight must be contiguous")."""
+    import keras
+
+    from keras_cxr import distributed
+
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(hidden))
+    model.compile(optimizer="adam", loss="mse")
+    images = np.random.default_rng(1).random((17, 8, 8, 1)).astype("float32")
+    history = distributed.fit(model, images, images, batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    history = distributed.fit(model, images, images, batch_size=8, epochs=1, verbose=0, validation_split=0.06)
+    assert np.isfinite(history.history["val_loss"][0])  # 16 rows train (2 full batches), 1 validates
+    dataset = make_dataset(images, image_size=8, batch_size=16, target="image", num_workers=1)
+    assert np.isfinite(distributed.fit(model, dataset, epochs=1, verbose=0).history["loss"][0])

@@ -1,12 +1,17 @@
 """Every Kaggle notebook in docs/notebooks runs top to bottom (issue 17), on the phantom, with tiny overrides.
 
-The `parameters`-tagged cell is replaced papermill-style by the tiny overrides of tests/recipes and a tmp
-OUTPUT_DIR; the kernel inherits this process's KERAS_BACKEND.
+The `parameters`-tagged cell is replaced papermill-style by the tiny overrides of tests/recipes, narrowed to
+one method / variant / strategy (`NOTEBOOK_ONLY`: the notebook's cells are under test here; every method of
+a recipe is trained by tests/recipes), and a tmp OUTPUT_DIR. One kernel per test process runs the notebooks
+one after another, as a user would in one session (keras is imported once); it inherits this process's
+KERAS_BACKEND.
 """
 
 import glob
 import os
 
+import cv2
+import numpy as np
 import pytest
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is in the test extra: pip install -e .[test]")
@@ -34,28 +39,96 @@ TINY = {  # the same tiny runs as tests/recipes/test_<recipe>.py
 }
 
 
+NOTEBOOK_ONLY = {  # the smallest run that still passes through every stage kind of the recipe
+    "vgg16_sharp_unet": {},  # segmenter, two pretext tasks, classifiers and the ensemble: one path only
+    "dual_mae": {"methods": ("dual_mae",)},  # pretraining + fine-tuning
+    "ss_cxr": {"strategies": ("ss_cxr",)},  # GMML pretraining + fine-tuning + UNETR
+    "infant_transfer": {"variants": ("full",)},  # autoencoder + disease/age transfer
+}
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """One started python3 kernel (MPLBACKEND=Agg, this process's KERAS_BACKEND, a tmp working folder),
+    shut down after the module."""
+    from jupyter_client import KernelManager
+
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(cwd=str(tmp_path_factory.mktemp("kernel")), env={**os.environ, "MPLBACKEND": "Agg",
+                              "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow")})
+    yield manager
+    manager.shutdown_kernel(now=True)
+
+
 def test_every_recipe_has_a_notebook():
     found = {os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(NOTEBOOKS, "*.ipynb"))}
     assert found == set(TINY)
 
 
-# ~2-3 min per notebook on 2 cores (a kernel per notebook): over the CI budget in the default run, so
-# `pytest -m slow tests/docs` (README) runs them.
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(TINY))
-def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
+def _execute(name, kernel, output_dir, kaggle_input):
+    """Runs notebook `name` in `kernel` with the tiny overrides, `output_dir` and `kaggle_input` in its
+    parameters cell; returns the executed notebook."""
     notebook = nbformat.read(os.path.join(NOTEBOOKS, f"{name}.ipynb"), as_version=4)
     nbformat.validate(notebook)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "strip the outputs"
     parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
-    assert len(parameters) == 1
-    output_dir = tmp_path / name
-    parameters[0].source = f"OVERRIDES = {TINY[name]!r}\nDATA_DIR = None\nOUTPUT_DIR = {str(output_dir)!r}"
-    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "tensorflow"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    assert (output_dir / "report.md").is_file() and (output_dir / "metrics.json").is_file()
-    assert glob.glob(str(output_dir / "figures" / "*.png"))
+    assert len(parameters) == 1 and "KAGGLE_INPUT" in parameters[0].source
+    overrides = {**TINY[name], **NOTEBOOK_ONLY[name]}
+    parameters[0].source = (f"OVERRIDES = {overrides!r}\nOUTPUT_DIR = {str(output_dir)!r}\n"
+                            f"KAGGLE_INPUT = {str(kaggle_input)!r}")
+    nbclient.NotebookClient(notebook, km=kernel, timeout=600).execute()
     shown = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
     assert shown, "the figures cell displayed no image"
+    return notebook
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_notebook_runs_top_to_bottom(name, tmp_path, kernel):
+    output_dir = tmp_path / name
+    _execute(name, kernel, output_dir, tmp_path / "no-kaggle-input")  # no mirror attached: phantom only
+    assert (output_dir / "report.md").is_file() and (output_dir / "metrics.json").is_file()
+    assert glob.glob(str(output_dir / "figures" / "*.png"))
+    assert not (tmp_path / f"{name}_kaggle").exists()
+
+
+def _image(path, rng, size=40):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), rng.integers(0, 256, (size, size), dtype=np.uint8))
+
+
+def _kaggle_input(root, rng):
+    """/kaggle/input with the Kermany and Montgomery mirrors in their Kaggle layouts (as in
+    tests/data/test_kaggle_layouts.py), 24 Kermany images (+ the archive's nested copy) and 6 Montgomery pairs."""
+    for copy in ("chest_xray", "chest_xray/chest_xray"):
+        for split, count in (("train", 8), ("test", 4)):
+            for i in range(count):
+                _image(root / "chest-xray-pneumonia" / copy / split / "NORMAL" / f"IM-{split}{i:03d}-0001.jpeg", rng)
+                _image(root / "chest-xray-pneumonia" / copy / split / "PNEUMONIA" / f"person{split}{i}_virus_{i}.jpeg",
+                       rng)
+    montgomery = root / "pulmonary-chest-xray-abnormalities" / "Montgomery" / "MontgomerySet"
+    for i in range(6):
+        name = f"MCUCXR_{i:04d}_{i % 2}.png"
+        _image(montgomery / "CXR_png" / name, rng)
+        for side, columns in (("leftMask", slice(4, 18)), ("rightMask", slice(22, 36))):
+            mask = np.zeros((40, 40), np.uint8)
+            mask[6:34, columns] = 255
+            (montgomery / "ManualMask" / side).mkdir(parents=True, exist_ok=True)
+            assert cv2.imwrite(str(montgomery / "ManualMask" / side / name), mask)
+
+
+# One more tiny recipe run per backend; `pytest -m slow tests/docs` (README) runs it.
+@pytest.mark.slow
+def test_mirror_cell_runs_on_the_kaggle_layouts(tmp_path, kernel):
+    """vgg16_sharp_unet's mirror cell on Kermany (the pretext data) + Montgomery (the lung segmenter's masks):
+    the recipe reads both mounts as Kaggle lays them out and trains on them."""
+    import json
+
+    _kaggle_input(tmp_path / "input", np.random.default_rng(0))
+    _execute("vgg16_sharp_unet", kernel, tmp_path / "run", tmp_path / "input")
+
+    config = json.load(open(tmp_path / "run_kaggle" / "config.json"))
+    assert config["pretext_dir"] == str(tmp_path / "input" / "chest-xray-pneumonia")
+    assert config["segmentation_dir"] == str(tmp_path / "input" / "pulmonary-chest-xray-abnormalities")
+    metrics = json.load(open(tmp_path / "run_kaggle" / "metrics.json"))
+    assert metrics and (tmp_path / "run_kaggle" / "report.md").is_file()
+    assert (tmp_path / "run_kaggle" / "models" / "lung_segmenter.keras").is_file()
