@@ -45,6 +45,9 @@ def _check_run(tmp_path):
     assert stamp == {n: os.path.getmtime(os.path.join(out, "models", n)) for n in stamp}
 
 
+# ~70 s on 2 cores (CI budget); `pytest -m slow tests/distributed` (README) runs it. In the default run,
+# tests/distributed/test_data_parallel.py trains an MAE and a classifier under torchrun / two TF workers.
+@pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "torch", reason="torchrun with gloo (PyTorch backend)")
 def test_ss_cxr_recipe_under_torchrun_two_ranks(tmp_path):
     _check_run(tmp_path)

@@ -28,7 +28,12 @@ def _batch(shape, num_classes, activation, seed=0):
 
 # HRNet-W32 takes ~100 s here on TensorFlow (CI budget): `pytest -m slow` runs it; its shapes, feature
 # levels and parameter count are checked in the default run by tests/models/test_cnn_backbones.py.
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "hrnet_w32" else n
+# dual_mae_vit_small and vit_base (~30 s / ~17 s on PyTorch, twice that on TensorFlow) are slow too: the
+# dual_mae recipe tests and notebook train DualMAE in the default run, and vit_small stands for vit_base.
+SLOW_MODELS = ("hrnet_w32", "dual_mae_vit_small", "vit_base")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_MODELS else n
                                   for n in list_models()])
 def test_every_registered_model(name):
     entry = model_entry(name)
