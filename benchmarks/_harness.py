@@ -40,11 +40,27 @@ def time_in_subprocess(script, name, precision, options, python=None, env=None):
     return outcome["images_per_s"]
 
 
+def devices_in_use():
+    """Where this process computed: "torch cuda:0 NVIDIA H200" once torch has initialized CUDA, "tensorflow
+    /device:GPU:0" when TensorFlow sees a GPU (it places ops there by default), else "cpu"."""
+    found = []
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        found.append(f"torch cuda:{torch.cuda.current_device()} {torch.cuda.get_device_name()}")
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and hasattr(tf, "config"):
+        gpus = tf.config.list_physical_devices("GPU")  # listing only: initializing would reserve GPU memory
+        if gpus:
+            found.append(f"tensorflow {gpus[0].name}")
+    return ", ".join(found) or "cpu"
+
+
 def print_result(measure):
-    """The child's side: prints {"images_per_s": measure()} or {"error": ...} as one JSON line (a peer failing,
-    e.g. under bf16 autocast, is a result too)."""
+    """The child's side: prints {"images_per_s": measure(), "device": devices_in_use()} or {"error": ...} as
+    one JSON line (a peer failing, e.g. under bf16 autocast, is a result too)."""
     try:
-        print(json.dumps({"images_per_s": measure()}))
+        rate = measure()
+        print(json.dumps({"images_per_s": rate, "device": devices_in_use()}))
     except Exception as error:  # noqa: BLE001
         print(json.dumps({"error": f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''}"}))
 

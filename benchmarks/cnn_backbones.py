@@ -3,7 +3,8 @@
 Each backbone trains on a fixed random batch (224 × 224 × 1, batch 32, a 2-class softmax head, cross-entropy,
 Adam 1e-4) in float32 and bfloat16 (keras: `mixed_bfloat16`; timm: `torch.autocast(dtype=torch.bfloat16)`),
 each candidate in its own process. keras_cxr runs on the current Keras backend (KERAS_BACKEND); timm always
-on PyTorch, with `in_chans=1`. timm has no ShuffleNet v1: that row has no peer.
+on PyTorch, with `in_chans=1`, on the GPU when torch sees one (model and batch on `cuda`, each step synchronized
+as Keras' `train_on_batch` is). timm has no ShuffleNet v1: that row has no peer.
 
     KERAS_BACKEND=torch python benchmarks/cnn_backbones.py
     KERAS_BACKEND=tensorflow python benchmarks/cnn_backbones.py --backbones resnet50 densenet121
@@ -48,7 +49,7 @@ def time_keras(backbone, args, precision):
                          head_activation="softmax")
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy",
                   jit_compile=resolve_jit_compile(args.jit_compile))
-    x, y = _batch(args)
+    x, y = (keras.ops.convert_to_tensor(a) for a in _batch(args))  # on the backend's device (the GPU if any), once
     return images_per_second(lambda: model.train_on_batch(x, y), args.batch_size, args.steps, args.warmup)
 
 
@@ -59,18 +60,21 @@ def time_timm(backbone, args, precision):
     name = TIMM_NAMES[backbone]
     if name is None:
         raise RuntimeError("timm has no implementation of this network")
-    model = timm.create_model(name, pretrained=False, num_classes=2, in_chans=1)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = timm.create_model(name, pretrained=False, num_classes=2, in_chans=1).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     x, y = _batch(args)
-    x = torch.from_numpy(np.transpose(x, (0, 3, 1, 2))).contiguous()
-    target = torch.from_numpy(y.argmax(1))
+    x = torch.from_numpy(np.transpose(x, (0, 3, 1, 2))).contiguous().to(device)
+    target = torch.from_numpy(y.argmax(1)).to(device)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
             logits = model(x)
         torch.nn.functional.cross_entropy(logits.float(), target).backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()  # each step waits for the GPU, as Keras' train_on_batch (host floats) does
 
     return images_per_second(step, args.batch_size, args.steps, args.warmup)
 

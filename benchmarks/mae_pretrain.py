@@ -59,6 +59,7 @@ def time_keras(model_name, batch, steps, warmup, precision, image_size, jit_comp
         model = cls(image_size=image_size, patch_size=16, mask_ratio=0.75, seed=0, **ENCODER, **DECODER)
         model.compile(optimizer=AdamW(1.5e-4, weight_decay=0.05, beta_2=0.95),
                       jit_compile=resolve_jit_compile(jit_compile))
+        batch = keras.ops.convert_to_tensor(batch)  # on the backend's device (the GPU if any), once
         for _ in range(warmup):
             model.train_on_batch(batch)
         start = time.perf_counter()
@@ -76,18 +77,22 @@ def time_monai(batch, steps, warmup, precision, image_size):
     model = MaskedAutoEncoderViT(in_channels=1, img_size=image_size, patch_size=16, hidden_size=384, mlp_dim=1536,
                                  num_layers=12, num_heads=6, masking_ratio=0.75, decoder_hidden_size=512,
                                  decoder_mlp_dim=2048, decoder_num_layers=2, decoder_num_heads=16, spatial_dims=2)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1.5e-4, weight_decay=0.05, betas=(0.9, 0.95))
-    x = torch.from_numpy(np.transpose(batch, (0, 3, 1, 2))).contiguous()
+    x = torch.from_numpy(np.transpose(batch, (0, 3, 1, 2))).contiguous().to(device)
     grid = image_size // 16
     target = x.reshape(len(x), 1, grid, 16, grid, 16).permute(0, 2, 4, 3, 5, 1).reshape(len(x), grid * grid, -1)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
             prediction, mask = model(x)
         loss = (((prediction.float() - target) ** 2).mean(-1) * mask).sum() / mask.sum()
         loss.backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()  # each step waits for the GPU, as Keras' train_on_batch (host floats) does
 
     for _ in range(warmup):
         step()

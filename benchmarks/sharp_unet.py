@@ -8,7 +8,8 @@ and prints images/s side by side with the ratio to float32. The backend is `KERA
     KERAS_BACKEND=torch python benchmarks/sharp_unet.py --steps 5 --warmup 2
 
 `mixed_float16` runs with Keras' automatic loss scaling; a policy the backend/device cannot run is
-reported as unsupported rather than failing the run. Timings only, never asserted in tests.
+reported as unsupported rather than failing the run. `--json PATH` also writes the results as JSON
+(`benchmarks/gpu_check.sh` runs one policy per process that way). Timings only, never asserted in tests.
 
 Measured on this project's 2-core Xeon CPU (AMX bf16/fp16 units), quiet machine, batch 8, 2 warm-up + 5 timed
 steps (the commands above), 28.8 M parameters (images/s, ratio to float32):
@@ -24,6 +25,7 @@ step with XLA).
 """
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -107,6 +109,7 @@ def main(argv=None):
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     parser.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
                         help="Keras compile(jit_compile=...); XLA on TensorFlow when 'auto'")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH (benchmarks/gpu_check.sh)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
         parser.error("--steps must be >= 1 and --warmup >= 0")
@@ -138,6 +141,11 @@ def main(argv=None):
         ratio = f"{r['images_per_s'] / base:.2f}x" if base else "n/a"
         print(f"{r['policy']:<16}{r['images_per_s']:>10.2f}{r['ms_per_step']:>10.1f}{ratio:>12}"
               f"{r['warmup_s']:>11.1f}{r['loss']:>10.4f}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"backend": keras.backend.backend(), "device": f"{kind}: {device}", "batch_size": args.batch_size,
+                       "image_size": args.image_size, "steps": args.steps, "warmup": args.warmup,
+                       "results": [{**r, "device": f"{kind}: {device}"} for r in results]}, handle, indent=1)
     return results
 
 

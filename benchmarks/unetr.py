@@ -4,7 +4,8 @@ and GMML pretraining images/s beside MAE's.
 UNETR candidates: 256 × 256 × 1 input, ViT-S/16 (384 wide, 12 blocks, 6 heads, MLP 1536), feature size 16,
 one sigmoid channel, Dice + BCE loss, AdamW (lr 5e-4, wd 1e-5, §4.3). keras_cxr runs on the current Keras
 backend (KERAS_BACKEND); MONAI `UNETR(spatial_dims=2, img_size=256, feature_size=16, hidden_size=384,
-mlp_dim=1536, num_heads=6)` always runs on PyTorch with `DiceCELoss(sigmoid=True)`. Pretraining
+mlp_dim=1536, num_heads=6)` always runs on PyTorch with `DiceCELoss(sigmoid=True)`, on the GPU when torch
+sees one (model and batch on `cuda`, each step synchronized as Keras' `train_on_batch` is). Pretraining
 candidates: keras_cxr GMML (every token through the encoder, light decoder) and MAE (25 % of the tokens, 8-block
 decoder at 512 as paper 000's default) on 224 × 224 × 1. Every candidate is timed in its own process, in float32
 and in bfloat16 (keras: `mixed_bfloat16`; MONAI: `torch.autocast(dtype=torch.bfloat16)`).
@@ -50,7 +51,7 @@ def time_unetr(args, precision):
     model = create_model("unetr_vit_small", input_shape=(size, size, 1), feature_size=16)
     model.compile(optimizer=AdamW(5e-4, weight_decay=1e-5), loss=DiceBCELoss(),
                   jit_compile=resolve_jit_compile(args.jit_compile))
-    x, y = _batch(args)
+    x, y = (keras.ops.convert_to_tensor(a) for a in _batch(args))  # on the backend's device (the GPU if any), once
     return images_per_second(lambda: model.train_on_batch(x, y), args.batch_size, args.steps, args.warmup)
 
 
@@ -60,24 +61,29 @@ def time_monai(args, precision):
     from monai.networks.nets import UNETR
 
     size = args.image_size
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     model = UNETR(in_channels=1, out_channels=1, img_size=size, feature_size=16, hidden_size=384, mlp_dim=1536,
-                  num_heads=6, spatial_dims=2)
+                  num_heads=6, spatial_dims=2).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-5)
     loss_fn = DiceCELoss(sigmoid=True)
-    x, y = (torch.from_numpy(np.transpose(a, (0, 3, 1, 2))).contiguous() for a in _batch(args))
+    x, y = (torch.from_numpy(np.transpose(a, (0, 3, 1, 2))).contiguous().to(device) for a in _batch(args))
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
             logits = model(x)
         loss = loss_fn(logits.float(), y)
         loss.backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()  # each step waits for the GPU, as Keras' train_on_batch (host floats) does
 
     return images_per_second(step, args.batch_size, args.steps, args.warmup)
 
 
 def time_pretraining(args, precision, name):
+    import keras
+
     from keras_cxr.models import GMML, MAE, resolve_jit_compile
     from keras_cxr.optimizers import AdamW
 
@@ -88,7 +94,7 @@ def time_pretraining(args, precision, name):
     else:
         model = MAE(image_size=size, patch_size=16, mask_ratio=0.75, seed=0, **VIT_S)
     model.compile(optimizer=AdamW(5e-4, weight_decay=0.05), jit_compile=resolve_jit_compile(args.jit_compile))
-    batch = np.random.default_rng(0).random((args.batch_size, size, size, 1)).astype("float32")
+    batch = keras.ops.convert_to_tensor(np.random.default_rng(0).random((args.batch_size, size, size, 1)).astype("float32"))
     return images_per_second(lambda: model.train_on_batch(batch), args.batch_size, args.steps, args.warmup)
 
 
