@@ -356,8 +356,9 @@ def load_runs(run_dir):
                 row["error"] = None
             elif row["rc"] in (124, 137):
                 row["status"], row["error"] = "timeout", f"killed after {row['wall_s']:.0f} s (timeout)"
-            elif row["rc"] == 200:
-                row["status"], row["error"] = "skipped", "not started: the time budget was spent"
+            elif row["rc"] in (200, 201):
+                row["status"] = "skipped"
+                row["error"] = "not started: " + ("the time budget was spent" if row["rc"] == 200 else "--skip-bench")
             else:
                 row["status"] = "failed"
                 row["error"] = (child or {}).get("error") or _tail(base + ".err") or f"exit {row['rc']}"
@@ -387,7 +388,8 @@ def report(run_dir, flops_path, gpu_name, out_dir=None, cpu=False):
     peers = {(r["group"], r["precision"]): r["images_per_s"] for r in runs if r["role"] == "peer"}
     warnings = []
     row_peak = None if cpu else peak_row(gpu_name)
-    lines = [f"GPU: {gpu_name or 'none'}" + ("" if cpu else f" (peak row: {row_peak['key'] if row_peak else 'unknown GPU: no MFU'})"),
+    found = row_peak["key"] if row_peak else "unknown GPU: no MFU"
+    lines = [f"GPU: {gpu_name or 'none'}" + ("" if cpu else f" (peak row: {found})"),
              "",
              "| benchmark | candidate | backend | precision | batch | images/s | ratio to peer | TFLOP/s | MFU |",
              "|---|---|---|---|---:|---:|---:|---:|---:|"]
@@ -440,8 +442,8 @@ def report(run_dir, flops_path, gpu_name, out_dir=None, cpu=False):
     if cpu:
         lines.append("CPU run (--cpu-smoke): MFU against a CPU peak is not meaningful, so it is left out (—).")
     counts = ["", "Training GFLOP/image (forward × 3, frozen layers × 1):"]
-    counts += [f"- {key}: " + (f"{v['train'] / 1e9:.2f} (forward {v['forward'] / 1e9:.2f})" if "train" in v else v.get("error", "?"))
-               for key, v in flops.items()]
+    counts += [f"- {key}: " + (f"{v['train'] / 1e9:.2f} (forward {v['forward'] / 1e9:.2f})" if "train" in v
+                               else v.get("error", "?")) for key, v in flops.items()]
     text = "\n".join(lines + counts) + "\n"
     if out_dir:
         with open(os.path.join(out_dir, "gpu_check_table.md"), "w") as handle:

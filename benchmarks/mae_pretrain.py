@@ -118,9 +118,10 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
-    parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"],
+    parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false", "both"],
                         help="keras_cxr models: 'auto' is keras_cxr.models.resolve_jit_compile (XLA on TensorFlow, "
-                             "as the recipes), 'false' is Keras' own CPU default")
+                             "as the recipes), 'false' is Keras' own CPU default, 'both' times false and true side "
+                             "by side and prints the speed-up (torch.compile on PyTorch, XLA on TensorFlow)")
     parser.add_argument("--only", choices=["MAE", "DualMAE", "MONAI"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.only:
@@ -129,24 +130,32 @@ def main(argv=None):
 
     print(f"backend={keras.backend.backend()} batch={args.batch_size} steps={args.steps} (+{args.warmup} warmup) "
           f"image={args.image_size} jit_compile={args.jit_compile}; each candidate in its own process")
+    modes = ("false", "true") if args.jit_compile == "both" else (args.jit_compile,)
     rows = {}
     for precision in args.precisions:
-        for name in ("MAE", "DualMAE", "MONAI"):
-            label = f"{'keras_cxr ' if name != 'MONAI' else ''}{name} [{precision}]"
+        for name, mode in [(n, m) for n in ("MAE", "DualMAE") for m in modes] + [("MONAI", None)]:
+            label = f"keras_cxr {name}" + (f" jit={mode}" if len(modes) > 1 else "") if mode else name
+            label += f" [{precision}]"
             try:
                 options = ["--batch-size", args.batch_size, "--steps", args.steps, "--warmup", args.warmup,
-                           "--image-size", args.image_size, "--jit-compile", args.jit_compile]
-                rows[(name, precision)] = rate = time_in_subprocess(__file__, name, precision, options)
-                print(f"{label:<34}{rate:>10.2f} images/s", flush=True)
+                           "--image-size", args.image_size, "--jit-compile", mode or "auto"]
+                rows[(name, mode, precision)] = rate = time_in_subprocess(__file__, name, precision, options)
+                print(f"{label:<44}{rate:>10.2f} images/s", flush=True)
             except Exception as error:
-                print(f"{label:<34}{'failed':>10}  {error}", flush=True)
-    reference = rows.get(("MONAI", "float32"))
+                print(f"{label:<44}{'failed':>10}  {error}", flush=True)
+    reference = rows.get(("MONAI", None, "float32"))
     if reference:
         print(f"\nratios to MONAI float32 ({reference:.2f} images/s):")
-        for (name, precision), rate in rows.items():
+        for (name, mode, precision), rate in rows.items():
             if name != "MONAI":
-                print(f"  {name:<8} {precision:<9} {rate / reference:5.2f}x")
-
+                print(f"  {name:<8} {precision:<9}" + (f" jit={mode:<5}" if len(modes) > 1 else "")
+                      + f" {rate / reference:5.2f}x")
+    if len(modes) > 1:
+        print("\nspeed-up of jit_compile=True over False:")
+        for (name, mode, precision), rate in rows.items():
+            eager = rows.get((name, "false", precision))
+            if mode == "true" and eager:
+                print(f"  {name:<8} {precision:<9} {rate / eager:5.2f}x")
 
 if __name__ == "__main__":
     main()

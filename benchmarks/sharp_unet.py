@@ -109,7 +109,8 @@ def main(argv=None):
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     parser.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
                         help="Keras compile(jit_compile=...); XLA on TensorFlow when 'auto'")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH (benchmarks/gpu_check.sh)")
+    parser.add_argument("--json", metavar="PATH",
+                        help="also write the results as JSON to PATH (benchmarks/gpu_check.sh)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
         parser.error("--steps must be >= 1 and --warmup >= 0")

@@ -94,7 +94,8 @@ def time_pretraining(args, precision, name):
     else:
         model = MAE(image_size=size, patch_size=16, mask_ratio=0.75, seed=0, **VIT_S)
     model.compile(optimizer=AdamW(5e-4, weight_decay=0.05), jit_compile=resolve_jit_compile(args.jit_compile))
-    batch = keras.ops.convert_to_tensor(np.random.default_rng(0).random((args.batch_size, size, size, 1)).astype("float32"))
+    batch = np.random.default_rng(0).random((args.batch_size, size, size, 1)).astype("float32")
+    batch = keras.ops.convert_to_tensor(batch)  # on the backend's device (the GPU if any), once
     return images_per_second(lambda: model.train_on_batch(batch), args.batch_size, args.steps, args.warmup)
 
 

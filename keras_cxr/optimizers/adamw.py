@@ -93,7 +93,10 @@ class AdamW(keras.optimizers.AdamW):
         return index, self._rules[index]
 
     def _apply_weight_decay(self, variables):
-        if not self._fused:
+        from keras_cxr.optimizers import _torch_fused_adamw
+
+        # The fused kernel decays inside its update; a compiled step (torch.compile) takes Keras' path, decay included.
+        if not self._fused or _torch_fused_adamw.compiling():
             super()._apply_weight_decay(variables)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):

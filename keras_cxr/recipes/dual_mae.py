@@ -306,7 +306,7 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
         model(dataset[0][0][:1])  # build before BackupAndRestore
         lr = scaled_lr(config.pretrain_base_lr, config.pretrain_batch_size)
         model.compile(optimizer=_adamw(config, lr, len(dataset), config.pretrain_epochs, config.pretrain_warmup_epochs),
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         steps = [backup_and_restore(config, tag), *callbacks]
         if method == "dual_mae":
             steps.append(EMATargetUpdate(config.tau))
@@ -401,7 +401,7 @@ def pretrain_supervised(config, data, method):
                          batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet")
         model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.xray_pretrain_epochs,
                                        config.finetune_warmup_epochs),
-                      loss=keras.losses.BinaryCrossentropy(), jit_compile=resolve_jit_compile(config.jit_compile))
+                      loss=keras.losses.BinaryCrossentropy(), jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         distributed.fit(model, dataset, epochs=config.xray_pretrain_epochs,
                         callbacks=[backup_and_restore(config, name)], verbose=config.verbose)
         return model
@@ -460,7 +460,7 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
         model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.finetune_epochs,
                                        config.finetune_warmup_epochs, layer_decay),
                       loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         history = distributed.fit(model, dataset, epochs=config.finetune_epochs,
                                   callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
 

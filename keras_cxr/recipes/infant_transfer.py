@@ -233,7 +233,7 @@ def pretrain(config, data, backbone):
         dataset = stream(config, data["pretrain"], config.image_size, batch_size=config.pretrain_batch_size,
                          target="image", seed=config.seed)
         model.compile(optimizer=keras.optimizers.Adam(config.pretrain_lr), loss=keras.losses.MeanAbsoluteError(),
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs,
                                        callbacks=[backup_and_restore(config, f"autoencoder_{backbone}")],
                                        verbose=config.verbose).history)
@@ -272,7 +272,7 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
         dataset = stream(config, train_index, config.image_size, labels=labels, seed=seed,
                          batch_size=min(config.transfer_batch_size, len(train_index)))
         model.compile(optimizer=keras.optimizers.Adam(config.transfer_lr), loss=losses, loss_weights=loss_weights,
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         history = distributed.fit(model, _disease_age_targets(dataset, num_classes), epochs=config.transfer_epochs,
                                   callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
         frames = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None, batch_size=64)

@@ -295,7 +295,7 @@ def pretrain(config, data):
         model(dataset[0][0][:1])  # build before BackupAndRestore
         model.compile(optimizer=warmup_cosine_adamw(config.pretrain_lr, len(dataset), config.pretrain_epochs,
                                                     config.pretrain_warmup_epochs, config.pretrain_weight_decay),
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs,
                                        callbacks=[backup_and_restore(config, "gmml")], verbose=config.verbose).history)
         return model
@@ -378,7 +378,7 @@ def finetune(config, data, task, strategy, gmml):
         model.compile(optimizer=warmup_cosine_adamw(config.finetune_lr, len(dataset), config.finetune_epochs,
                                                     config.finetune_warmup_epochs, config.weight_decay),
                       loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         history = distributed.fit(model, dataset, epochs=config.finetune_epochs,
                                   callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
         result = {"loss": np.asarray(history["loss"])}
@@ -427,7 +427,7 @@ def segment(config, data, strategy, gmml):
                              feature_size=config.feature_size, taps=(depth // 4, depth // 2, 3 * depth // 4),
                              **_vit_kwargs(config))
         model.compile(optimizer=AdamW(config.segmentation_lr, weight_decay=config.segmentation_weight_decay),
-                      loss=DiceBCELoss(), jit_compile=resolve_jit_compile(config.jit_compile))
+                      loss=DiceBCELoss(), jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         distributed.fit(model, x, y, batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs,
                         callbacks=[backup_and_restore(config, strategy)], verbose=config.verbose)
         return model

@@ -368,7 +368,7 @@ def build_pretext_model(config):
     model = create_model("vgg16_sharp_unet", input_shape=(config.image_size, config.image_size, 1),
                          width_multiplier=config.width_multiplier)
     model.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate), loss=SSIMLoss(),
-                  metrics=["mse", "mae", PSNR(), SSIM()], jit_compile=resolve_jit_compile(config.jit_compile))
+                  metrics=["mse", "mae", PSNR(), SSIM()], jit_compile=resolve_jit_compile(config.jit_compile, model=model))
     return model
 
 
@@ -440,7 +440,7 @@ def _fit_classifier(config, model, data, name):
         model.compile(optimizer=keras.optimizers.SGD(config.classifier_learning_rate,
                                                      momentum=config.classifier_momentum),
                       loss="categorical_crossentropy", metrics=["accuracy"],
-                      jit_compile=resolve_jit_compile(config.jit_compile))
+                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
         train_index, val_index = data["classify"]["train"], data["classify"]["val"]
         epochs = config.ensemble_epochs if name == "A-F" else config.classifier_epochs
         best, fit_history = _fit_best(

@@ -67,7 +67,8 @@ def test_single_layers_equal_hand_counts():
     # 4 × 4 outputs × 3·3 taps × (4 / 2 groups) × 8 filters
     assert macs(layers.Conv2D(8, 3, groups=2), (1, 6, 6, 4)) == 16 * 9 * 2 * 8
     # depthwise 8·8 × 9 × 4 × 2, then pointwise 8·8 × 8 × 16
-    assert macs(layers.SeparableConv2D(16, 3, depth_multiplier=2, padding="same"), (1, 8, 8, 4)) == 64 * 9 * 8 + 64 * 8 * 16
+    separable = layers.SeparableConv2D(16, 3, depth_multiplier=2, padding="same")
+    assert macs(separable, (1, 8, 8, 4)) == 64 * 9 * 8 + 64 * 8 * 16
     assert macs(layers.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same"), (1, 8, 8, 4)) == 16 * 9 * 8
     assert macs(layers.Dense(3), (1, 7, 5)) == 7 * 5 * 3  # every token
     assert macs(layers.EinsumDense("abc,cd->abd", output_shape=(None, 6)), (1, 7, 5)) == 7 * 5 * 6
