@@ -152,54 +152,10 @@ fi
 record machine ok ""
 
 # ---- 2. each backend sees the GPU ------------------------------------------------------------------------------
-export GPU_CHECK_WANT="$WANT"
-step check_torch "$TORCH_CHECK" env KERAS_BACKEND=torch "$PY" -c '
-import os, torch
-want_gpu = os.environ["GPU_CHECK_WANT"] == "gpu"
-print("torch", torch.__version__, "| CUDA build", torch.version.cuda, "| cuDNN", torch.backends.cudnn.version())
-print("torch.cuda.is_available():", torch.cuda.is_available(), "| device_count:", torch.cuda.device_count())
-if torch.cuda.is_available():
-    print("device:", torch.cuda.get_device_name(0), "| capability", torch.cuda.get_device_capability(0),
-          "| bf16 supported:", torch.cuda.is_bf16_supported())
-    print("TF32: matmul.allow_tf32", torch.backends.cuda.matmul.allow_tf32, "| cudnn.allow_tf32",
-          torch.backends.cudnn.allow_tf32, "| float32_matmul_precision", torch.get_float32_matmul_precision())
-import keras
-from keras import ops
-for dtype in ("float32", "bfloat16"):
-    x = ops.ones((1024, 1024), dtype=dtype)
-    y = ops.matmul(x, x)
-    value = float(ops.convert_to_numpy(ops.cast(y[0, 0], "float32")))
-    print(f"keras {keras.__version__} ({keras.backend.backend()}) {dtype} matmul on {y.device}: {value}")
-    assert value == 1024.0, value
-    assert not want_gpu or "cuda" in str(y.device), f"the Keras matmul ran on {y.device}, not the GPU"
-print("OK torch")
-'
-step check_tensorflow "$TF_CHECK" env KERAS_BACKEND=tensorflow "$PY" -c '
-import os, tensorflow as tf
-want_gpu = os.environ["GPU_CHECK_WANT"] == "gpu"
-info = tf.sysconfig.get_build_info()
-print("tensorflow", tf.__version__, "| built with CUDA", tf.test.is_built_with_cuda(), "| CUDA", info.get("cuda_version"),
-      "| cuDNN", info.get("cudnn_version"))
-gpus = tf.config.list_physical_devices("GPU")
-print("tf.config.list_physical_devices(\"GPU\"):", gpus)
-for gpu in gpus:
-    print(" ", tf.config.experimental.get_device_details(gpu))
-print("TF32 execution enabled:", tf.config.experimental.tensor_float_32_execution_enabled())
-assert not want_gpu or gpus, "TensorFlow sees no GPU"
-import keras
-from keras import ops
-for dtype in ("float32", "bfloat16"):
-    x = ops.ones((1024, 1024), dtype=dtype)
-    y = ops.matmul(x, x)
-    value = float(ops.convert_to_numpy(ops.cast(y[0, 0], "float32")))
-    print(f"keras {keras.__version__} ({keras.backend.backend()}) {dtype} matmul on {y.device}: {value}")
-    assert value == 1024.0, value
-    assert not want_gpu or "GPU" in y.device, f"the Keras matmul ran on {y.device}, not the GPU"
-xla = tf.function(lambda a: tf.matmul(a, a), jit_compile=True)(tf.ones((512, 512)))
-print("XLA matmul on", xla.device, float(xla[0, 0]))
-assert float(xla[0, 0]) == 512.0 and (not want_gpu or "GPU" in xla.device)
-print("OK tensorflow")
-'
+for backend in torch tensorflow; do  # benchmarks/_device_check.py: builds, GPUs listed, a Keras matmul on the GPU
+  limit=$TORCH_CHECK; [ "$backend" = tensorflow ] && limit=$TF_CHECK
+  step "check_$backend" "$limit" env KERAS_BACKEND=$backend "$PY" benchmarks/_device_check.py --want "$WANT"
+done
 
 # ---- 3. pytest on both backends (and the FLOP counts) -------------------------------------------------------
 if [ "$SMOKE" = 1 ]; then

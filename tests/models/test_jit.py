@@ -109,7 +109,8 @@ def _check_compiled_training(builder):
     _assert_compiled_matches_eager(*_compiled_and_eager(model))
 
 
-@pytest.mark.parametrize("name", list(CHEAP))
+# On PyTorch the tiny ViT costs ~75 s of compiling, and the MAE test below compiles the same encoder: slow there.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if TORCH else n for n in CHEAP])
 def test_compiled_training_matches_eager(name):
     _check_compiled_training(CHEAP[name])
 
@@ -122,43 +123,49 @@ def test_compiled_training_matches_eager_heavy(name):
     _check_compiled_training(HEAVY[name])
 
 
-@pytest.mark.parametrize("name", BLOCKED)
-def test_models_torch_compile_fails_on_train_eagerly_on_torch(name):
-    model = create_model(name, input_shape=(64, 64, 1), num_classes=2)
-    assert torch_compile_blocker(model) is not None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        resolved = resolve_jit_compile(True, model=model)
-        assert resolve_jit_compile(False, model=model) is False
-    if TORCH:
-        assert resolved is False
-        assert len(caught) == 1 and model.name in str(caught[0].message), [str(w.message) for w in caught]
-    else:  # XLA compiles them
-        assert resolved is True and not caught
-    wrapped = disease_age_model(name, num_classes=2, input_shape=(64, 64, 1)) if name == "resnet34" else None
-    if wrapped is not None:  # the backbone nested in a paper 002 model is found too
-        assert torch_compile_blocker(wrapped) is not None
+MAE_TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, mlp_dim=64, decoder_dim=16,
+                decoder_depth=1, decoder_num_heads=2)
 
 
-def test_blocker_spares_models_whose_convolutions_read_the_input():
-    for model in (create_model("mobilenet_v2", input_shape=(64, 64, 1)), _vit_tiny_1_block(),
-                  create_model("unetr_vit_small", input_shape=(32, 32, 1)),
-                  autoencoder("mobilenet_v2", input_shape=(64, 64, 1), decoder_filters=(16, 8))):
-        assert torch_compile_blocker(model) is None, model.name
-    three_channels = create_model("resnet34", input_shape=(64, 64, 3))
-    assert torch_compile_blocker(three_channels) is None  # the failure needs a size-1 channel
+@pytest.mark.parametrize("name", ["MAE", pytest.param("DualMAE", marks=pytest.mark.slow)])
+def test_compiled_mae_pretraining_matches_eager(name):
+    """The self-supervised train steps (random masks, MAE's own loss; DualMAE's two networks): compiled = eager.
+    Each run builds its model afresh from the same seeds, so both draw the same masks (the masks' generator
+    state is not among get_weights(): resetting the weights alone gave the second run other masks)."""
+    if not TORCH:  # measured: tf.random.stateless_uniform on seed [1, 2] gives 0.844, 0.192, ... in graph mode and
+        # 0.258, 0.405, ... under XLA, so XLA and TensorFlow's kernels draw other masks and the losses part by ~3 %
+        pytest.skip("XLA's stateless random numbers differ from TensorFlow's kernels: other masks")
+    from keras_cxr.models import MAE, DualMAE
+
+    x = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")
+    runs, initial = {}, None
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        model = (DualMAE if name == "DualMAE" else MAE)(seed=0, **MAE_TINY)
+        model(x)
+        if initial is None:
+            initial = model.get_weights()
+        for w, v in zip(model.get_weights(), initial):
+            np.testing.assert_array_equal(w, v)
+        model.compile(optimizer=keras.optimizers.SGD(0.05), jit_compile=jit)
+        history = model.fit(x, batch_size=2, epochs=STEPS, shuffle=False, verbose=0)
+        runs[jit] = history.history["loss"], model.get_weights()
+    _assert_compiled_matches_eager(initial, runs)
 
 
-@pytest.mark.slow  # ~30 s: documents the upstream failure; fails (XPASS-like) once torch fixes it
 @pytest.mark.skipif(not TORCH, reason="torch.compile only")
 def test_the_blocked_pattern_really_fails_under_torch_compile():
-    inputs = keras.Input((8, 8, 1))
-    padded = keras.layers.ZeroPadding2D(1)(inputs)
-    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3)(padded)))
-    assert torch_compile_blocker(model) is not None
-    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
-    with pytest.raises(Exception, match="Relational"):
-        model.fit(np.ones((2, 8, 8, 1), "float32"), np.zeros((2, 2), "float32"), epochs=1, verbose=0)
+    """The minimal reproduction of torch_compile_blocker's cause in plain torch (torch 2.13): dynamic shapes, an
+    NHWC one-channel input permuted to NCHW into a convolution, backward. Fails once torch fixes it; then the
+    fallback can go (resnet34 itself also failed with this error under Model.compile(jit_compile=True))."""
+    import torch
+
+    compiled = torch.compile(lambda x, w: torch.conv2d(x.permute(0, 3, 1, 2), w).sum(), dynamic=True)
+    x = torch.rand(2, 10, 10, 1, requires_grad=True)
+    with pytest.raises(Exception, match="cannot determine truth value of Relational"):
+        compiled(x, torch.rand(4, 1, 3, 3, requires_grad=True)).backward()
+    eager = (lambda x, w: torch.conv2d(x.permute(0, 3, 1, 2), w).sum())(x, torch.rand(4, 1, 3, 3))
+    assert eager.shape == ()
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.5])  # 0.5 failed on torch while the compiled step skipped the decay

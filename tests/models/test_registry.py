@@ -30,7 +30,9 @@ def _batch(shape, num_classes, activation, seed=0):
 # levels and parameter count are checked in the default run by tests/models/test_cnn_backbones.py.
 # dual_mae_vit_small and vit_base (~30 s / ~17 s on PyTorch, twice that on TensorFlow) are slow too: the
 # dual_mae recipe tests and notebook train DualMAE in the default run, and vit_small stands for vit_base.
-SLOW_MODELS = ("hrnet_w32", "dual_mae_vit_small", "vit_base")
+# densenet121 (~64 s on PyTorch) takes the keras.applications path that resnet50 / mobilenet_v2 / xception test
+# here; tests/models/test_applications.py checks its parameter count and feature levels in the default run.
+SLOW_MODELS = ("hrnet_w32", "dual_mae_vit_small", "vit_base", "densenet121")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_MODELS else n
