@@ -9,6 +9,11 @@ import pytest
 
 from keras_cxr.recipes import dual_mae
 
+
+# Slow on TensorFlow only (its tracing makes this run 3-6x longer than on PyTorch; CI budget), where
+# `pytest -m slow` runs it: reading the real folder is the same numpy / OpenCV code on both backends.
+TF_SLOW = pytest.mark.slow if keras.backend.backend() == "tensorflow" else pytest.mark.usefixtures()
+
 TINY = dict(phantom_pretrain_images=48, phantom_finetune_images=90, image_size=32, resize_to=36, patch_size=8,
             embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16, decoder_depth=1, decoder_num_heads=2,
             pretrain_batch_size=16, finetune_batch_size=16, pretrain_epochs=1, finetune_epochs=1, seeds=(0,),
@@ -52,6 +57,7 @@ def test_killed_pretraining_resumes_from_last_epoch(tmp_path):
     assert np.isfinite(history["loss"]).all()
 
 
+@TF_SLOW
 def test_quick_run_on_real_adult_folder_with_nih_findings(tmp_path, shared_data):
     """Pretraining on a real unlabeled folder, fine-tuning on NIH's 14 findings from a labels.csv folder."""
     folder = shared_data / "nih_cxr14_64px"

@@ -4,9 +4,15 @@ import dataclasses
 import json
 import math
 
+import keras
 import pytest
 
 from keras_cxr.recipes import vgg16_sharp_unet
+
+
+# Slow on TensorFlow only (its tracing makes this run 3-6x longer than on PyTorch; CI budget), where
+# `pytest -m slow` runs it: reading the real folder is the same numpy / OpenCV code on both backends.
+TF_SLOW = pytest.mark.slow if keras.backend.backend() == "tensorflow" else pytest.mark.usefixtures()
 
 TINY = dict(image_size=32, width_multiplier=0.0625, pretext_epochs=1, classifier_epochs=1, ensemble_epochs=1,
             num_cam_images=2, verbose=0, pretext_batch_size=16, classifier_batch_size=16)
@@ -40,6 +46,7 @@ def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
     assert (tmp_path / "models/lung_segmenter.keras").exists()
 
 
+@TF_SLOW
 def test_quick_run_on_real_pediatric_folder(tmp_path, shared_data):
     """Kermany images lung-cropped (the default, §2.1) by a segmenter trained on JSRT/SCR's lung masks."""
     kermany = shared_data / "kermany_pediatric_224"
