@@ -127,7 +127,9 @@ MAE_TINY = dict(image_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2,
                 decoder_depth=1, decoder_num_heads=2)
 
 
-@pytest.mark.parametrize("name", ["MAE", pytest.param("DualMAE", marks=pytest.mark.slow)])
+# ~90 s of compiling each on PyTorch (CI budget; the compiled AdamW tests below keep torch.compile in the default run)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["MAE", "DualMAE"])
 def test_compiled_mae_pretraining_matches_eager(name):
     """The self-supervised train steps (random masks, MAE's own loss; DualMAE's two networks): compiled = eager.
     Each run builds its model afresh from the same seeds, so both draw the same masks (the masks' generator

@@ -20,6 +20,7 @@ TINY = dict(phantom_pretrain_images=48, phantom_finetune_images=90, image_size=3
             bootstrap_resamples=50, verbose=0)
 
 
+@TF_SLOW  # also: the dual_mae notebook trains this recipe (DualMAE method) on TensorFlow in the default run
 def test_quick_run_writes_full_output(tmp_path):
     metrics = dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), **TINY))
     assert set(metrics["table_3_4"]) == set(dual_mae.QUICK_METHODS)  # quick: 4 of the 8, and it says so

@@ -38,6 +38,7 @@ def _check_output(folder, metrics):
         assert "| B (random init) |" in report and "| B |" not in report
 
 
+@TF_SLOW  # also: the vgg16_sharp_unet notebook runs this same configuration on TensorFlow in the default run
 def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
     config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), phantom_pretext_images=40,
                                            phantom_classify_images=60, lung_crop=True, segmentation_epochs=1, **TINY)
