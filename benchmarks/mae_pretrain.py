@@ -142,8 +142,8 @@ def main(argv=None):
     rows = {}
     for precision in args.precisions:
         for name, mode in [(n, m) for n in ("MAE", "DualMAE") for m in modes] + [("MONAI", None)]:
-            label = f"keras_cxr {name}" + (f" jit={mode}" if len(modes) > 1 else "") if mode else name
-            label += f" [{precision}]"
+            jit = f" jit={mode}" if mode and len(modes) > 1 else ""
+            label = f"{'keras_cxr ' if mode else ''}{name}{jit} [{precision}]"
             try:
                 options = ["--batch-size", args.batch_size, "--steps", args.steps, "--warmup", args.warmup,
                            "--image-size", args.image_size, "--jit-compile", mode or "auto"]

@@ -16,6 +16,19 @@ if _WORKERS > 1:
     for _variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(_variable, _SHARE)
 
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+def pytest_collection_modifyitems(config, items):
+    """`slow_on_tensorflow` is `slow` on the TensorFlow backend (CI budget: its graph tracing makes the tiny
+    recipe runs 3-6x longer than on PyTorch; each such test says what covers it there in the default run)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        for item in items:
+            if item.get_closest_marker("slow_on_tensorflow"):
+                item.add_marker(pytest.mark.slow)
+
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("KERAS_CXR_SHARED", REPO.parent / "shared"))
 

@@ -92,17 +92,21 @@ class AdamW(keras.optimizers.AdamW):
             self._rules[index] = self.update_rule(self._trainable_variables[index])
         return index, self._rules[index]
 
-    def _apply_weight_decay(self, variables):
+    def _fused_now(self):
+        """True when this step runs the fused kernel: PyTorch, supported variables, and not being compiled
+        (a torch.compile step takes Keras' own path, weight decay included)."""
         from keras_cxr.optimizers import _torch_fused_adamw
 
-        # The fused kernel decays inside its update; a compiled step (torch.compile) takes Keras' path, decay included.
-        if not self._fused or _torch_fused_adamw.compiling():
+        return self._fused and not _torch_fused_adamw.compiling()
+
+    def _apply_weight_decay(self, variables):
+        if not self._fused_now():  # the fused kernel decays inside its update
             super()._apply_weight_decay(variables)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         from keras_cxr.optimizers import _torch_fused_adamw
 
-        if not self._fused or _torch_fused_adamw.compiling():
+        if not self._fused_now():
             return super()._backend_update_step(grads, trainable_variables, learning_rate)
 
         lr = float(keras.ops.convert_to_numpy(learning_rate))

@@ -9,18 +9,13 @@ import pytest
 
 from keras_cxr.recipes import dual_mae
 
-
-# Slow on TensorFlow only (its tracing makes this run 3-6x longer than on PyTorch; CI budget), where
-# `pytest -m slow` runs it: reading the real folder is the same numpy / OpenCV code on both backends.
-TF_SLOW = pytest.mark.slow if keras.backend.backend() == "tensorflow" else pytest.mark.usefixtures()
-
 TINY = dict(phantom_pretrain_images=48, phantom_finetune_images=90, image_size=32, resize_to=36, patch_size=8,
             embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16, decoder_depth=1, decoder_num_heads=2,
             pretrain_batch_size=16, finetune_batch_size=16, pretrain_epochs=1, finetune_epochs=1, seeds=(0,),
             bootstrap_resamples=50, verbose=0)
 
 
-@TF_SLOW  # also: the dual_mae notebook trains this recipe (DualMAE method) on TensorFlow in the default run
+@pytest.mark.slow_on_tensorflow  # the dual_mae notebook trains this recipe (DualMAE method) on TensorFlow
 def test_quick_run_writes_full_output(tmp_path):
     metrics = dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), **TINY))
     assert set(metrics["table_3_4"]) == set(dual_mae.QUICK_METHODS)  # quick: 4 of the 8, and it says so
@@ -58,7 +53,7 @@ def test_killed_pretraining_resumes_from_last_epoch(tmp_path):
     assert np.isfinite(history["loss"]).all()
 
 
-@TF_SLOW
+@pytest.mark.slow_on_tensorflow  # reading the real folder is the same numpy / OpenCV code on both backends
 def test_quick_run_on_real_adult_folder_with_nih_findings(tmp_path, shared_data):
     """Pretraining on a real unlabeled folder, fine-tuning on NIH's 14 findings from a labels.csv folder."""
     folder = shared_data / "nih_cxr14_64px"

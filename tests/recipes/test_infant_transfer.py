@@ -3,17 +3,11 @@
 import os
 
 import cv2
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 from keras_cxr.recipes import infant_transfer
-
-
-# Slow on TensorFlow only (its tracing makes this run 3-6x longer than on PyTorch; CI budget), where
-# `pytest -m slow` runs it: the infant_transfer notebook trains the full variant on TensorFlow in the default run.
-TF_SLOW = pytest.mark.slow if keras.backend.backend() == "tensorflow" else pytest.mark.usefixtures()
 
 TINY = dict(phantom_pretrain_images=48, phantom_transfer_images=80, image_size=32, decoder_filters=(8,),
             pretrain_epochs=1, transfer_epochs=1, pretrain_batch_size=16, transfer_batch_size=16, seeds=(0,),
@@ -47,7 +41,7 @@ def test_quick_run_writes_tables_figures_and_resumes(tmp_path):
     assert again["table"]["resnet34/full"]["accuracy"] == table["resnet34/full"]["accuracy"]
 
 
-@TF_SLOW
+@pytest.mark.slow_on_tensorflow  # the infant_transfer notebook trains the full variant on TensorFlow
 def test_full_variant_starts_from_the_autoencoder_and_ablation1_does_not(tmp_path, monkeypatch):
     import keras
 

@@ -9,12 +9,6 @@ import pytest
 
 from keras_cxr.recipes import ss_cxr
 
-
-# Slow on TensorFlow only (its tracing makes this run 3-6x longer than on PyTorch; CI budget), where
-# `pytest -m slow` runs it: the ss_cxr notebook trains this recipe on TensorFlow in the default run (GMML,
-# fine-tuning, UNETR).
-TF_SLOW = pytest.mark.slow if keras.backend.backend() == "tensorflow" else pytest.mark.usefixtures()
-
 # 64 px: UNETR needs patch 16 and a 4 × 4 grid at least; a 4-block ViT (taps 1, 2, 3)
 TINY = dict(phantom_pretrain_images=48, phantom_classify_images=120, phantom_pediatric_images=40,
             phantom_segmentation_images=30, pretrain_epochs=1, finetune_epochs=1, segmentation_epochs=1,
@@ -23,7 +17,7 @@ TINY = dict(phantom_pretrain_images=48, phantom_classify_images=120, phantom_ped
             num_attention_images=2, verbose=0, tasks=("healthy_pneumonia_covid",))
 
 
-@TF_SLOW
+@pytest.mark.slow_on_tensorflow  # the ss_cxr notebook trains this recipe on TensorFlow (GMML, fine-tuning, UNETR)
 def test_quick_run_writes_every_table_model_and_figure_and_resumes(tmp_path):
     config = ss_cxr.Config.quick(output_dir=str(tmp_path), **TINY)
     metrics = ss_cxr.run(config)

@@ -4,15 +4,9 @@ import dataclasses
 import json
 import math
 
-import keras
 import pytest
 
 from keras_cxr.recipes import vgg16_sharp_unet
-
-
-# Slow on TensorFlow only (its tracing makes this run 3-6x longer than on PyTorch; CI budget), where
-# `pytest -m slow` runs it: reading the real folder is the same numpy / OpenCV code on both backends.
-TF_SLOW = pytest.mark.slow if keras.backend.backend() == "tensorflow" else pytest.mark.usefixtures()
 
 TINY = dict(image_size=32, width_multiplier=0.0625, pretext_epochs=1, classifier_epochs=1, ensemble_epochs=1,
             num_cam_images=2, verbose=0, pretext_batch_size=16, classifier_batch_size=16)
@@ -38,7 +32,7 @@ def _check_output(folder, metrics):
         assert "| B (random init) |" in report and "| B |" not in report
 
 
-@TF_SLOW  # also: the vgg16_sharp_unet notebook runs this same configuration on TensorFlow in the default run
+@pytest.mark.slow_on_tensorflow  # the vgg16_sharp_unet notebook runs this same configuration on TensorFlow
 def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
     config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), phantom_pretext_images=40,
                                            phantom_classify_images=60, lung_crop=True, segmentation_epochs=1, **TINY)
@@ -47,7 +41,7 @@ def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
     assert (tmp_path / "models/lung_segmenter.keras").exists()
 
 
-@TF_SLOW
+@pytest.mark.slow_on_tensorflow  # reading the real folder is the same numpy / OpenCV code on both backends
 def test_quick_run_on_real_pediatric_folder(tmp_path, shared_data):
     """Kermany images lung-cropped (the default, §2.1) by a segmenter trained on JSRT/SCR's lung masks."""
     kermany = shared_data / "kermany_pediatric_224"
