@@ -43,7 +43,7 @@ import warnings
 
 import numpy as np
 
-from keras_cxr import distributed
+from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
 
 PAPER_TABLE_2 = {
@@ -265,18 +265,22 @@ def _segmenter(config, data):
                          "JSRT/SCR), --segmentation-model (a saved .keras segmenter), or --lung-crop false to "
                          "train on uncropped images.")
 
-    def train():
+    def arrays():
         x = load_images(pairs.paths, image_size=size, description="reading segmentation images")
         y = load_images(pairs.mask_paths, image_size=size, masks=True, description="reading lung masks")
-        segmenter = create_model("vgg16_sharp_unet", input_shape=(size, size, 1),
-                                 width_multiplier=config.width_multiplier, name="lung_segmenter")
-        segmenter.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate),
-                          loss=DiceBCELoss(), metrics=["binary_accuracy"])
-        distributed.fit(segmenter, x, y, batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
-                        validation_split=0.1, verbose=config.verbose)
-        return segmenter
+        cut = max(1, int(round(len(x) * 0.9)))  # 10 % held out for validation
+        return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
-    return stage(config, "lung_segmenter", train)
+    split = {}
+    model, _ = engine.fit_stage(
+        config, "lung_segmenter",
+        lambda: create_model("vgg16_sharp_unet", input_shape=(size, size, 1), width_multiplier=config.width_multiplier,
+                             name="lung_segmenter"),
+        lambda: split.setdefault("data", arrays())[0], validation=lambda: split["data"][1],
+        batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
+        optimizer=engine.make_optimizer("adam", config.pretext_learning_rate), loss=DiceBCELoss(),
+        metrics=["binary_accuracy"], monitor="val_loss")
+    return model
 
 
 def crop_lungs(config, data):
@@ -335,41 +339,19 @@ def crop_lungs(config, data):
 
 
 # --------------------------------------------------------------------------------------------- models
-def _fit_best(config, model, name, train, validation, epochs, batch_monitor="val_loss"):
-    """`model.fit` with the paper's plateau schedule; returns (model with the lowest validation loss, history).
-
-    The best epoch is kept by `ModelCheckpoint` under `output_dir/backup/` and an interrupted fit restarts
-    from its last finished epoch (`BackupAndRestore`); the caller's `stage` saves the returned best model.
-    """
-    import keras
-
-    backup = os.path.join(config.output_dir, "backup", name)
-    os.makedirs(backup, exist_ok=True)
-    best = os.path.join(backup, "best.keras")
-    callbacks = [
-        keras.callbacks.ReduceLROnPlateau(monitor=batch_monitor, factor=config.plateau_factor,
-                                          patience=config.plateau_patience, min_lr=config.min_learning_rate),
-        keras.callbacks.ModelCheckpoint(best, monitor=batch_monitor, save_best_only=True),
-        keras.callbacks.BackupAndRestore(os.path.join(backup, "state"), delete_checkpoint=True),
-    ]
-    history = distributed.fit(model, train, validation_data=validation, epochs=epochs, callbacks=callbacks,
-                              verbose=config.verbose).history
-    return keras.saving.load_model(best), history
+def _plateau(config):
+    """§2.3.1's schedule: the learning rate halved after `plateau_patience` epochs without a lower
+    validation loss, down to `min_learning_rate`."""
+    return {"factor": config.plateau_factor, "patience": config.plateau_patience, "min_lr": config.min_learning_rate,
+            "monitor": "val_loss"}
 
 
 def build_pretext_model(config):
-    """The VGG-16 Sharp U-Net of §2.3.1, compiled with the SSIM loss and the paper's monitors."""
-    import keras
+    """The VGG-16 Sharp U-Net of §2.3.1 (compiled by the engine with the SSIM loss and the paper's monitors)."""
+    from keras_cxr.models import create_model
 
-    from keras_cxr.losses import SSIMLoss
-    from keras_cxr.metrics import PSNR, SSIM
-    from keras_cxr.models import create_model, resolve_jit_compile
-
-    model = create_model("vgg16_sharp_unet", input_shape=(config.image_size, config.image_size, 1),
-                         width_multiplier=config.width_multiplier)
-    model.compile(optimizer=keras.optimizers.Adam(config.pretext_learning_rate), loss=SSIMLoss(),
-                  metrics=["mse", "mae", PSNR(), SSIM()], jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-    return model
+    return create_model("vgg16_sharp_unet", input_shape=(config.image_size, config.image_size, 1),
+                        width_multiplier=config.width_multiplier)
 
 
 def _pairs(config, task):
@@ -386,19 +368,17 @@ def pretrain(config, data, task):
     on the test split, each test image degraded once with a fixed seed."""
     from keras_cxr.metrics import haarpsi, psnr, ssim
 
-    splits, history = data["pretext"], {}
+    from keras_cxr.losses import SSIMLoss
+    from keras_cxr.metrics import PSNR, SSIM
 
-    def train():
-        model = build_pretext_model(config)
-        pairs = dict(target=_pairs(config, task), batch_size=config.pretext_batch_size)
-        best, fit_history = _fit_best(config, model, task, stream(config, splits["train"], config.image_size,
-                                                                   seed=config.seed, **pairs),
-                                      stream(config, splits["val"], config.image_size, shuffle=False,
-                                             seed=config.seed + 1, **pairs), config.pretext_epochs)
-        history.update(fit_history)
-        return best
-
-    model = stage(config, task, train)
+    splits = data["pretext"]
+    pairs = dict(target=_pairs(config, task), batch_size=config.pretext_batch_size)
+    model, history = engine.fit_stage(
+        config, task, lambda: build_pretext_model(config),
+        lambda: stream(config, splits["train"], config.image_size, seed=config.seed, **pairs),
+        validation=lambda: stream(config, splits["val"], config.image_size, shuffle=False, seed=config.seed + 1, **pairs),
+        epochs=config.pretext_epochs, optimizer=engine.make_optimizer("adam", config.pretext_learning_rate),
+        loss=SSIMLoss(), metrics=["mse", "mae", PSNR(), SSIM()], monitor="val_loss", plateau=_plateau(config))
     scores = {"psnr": [], "ssim": [], "haarpsi": [], "degraded_psnr": [], "degraded_ssim": []}
     examples = None
     test = stream(config, splits["test"], config.image_size, shuffle=False, seed=config.seed + 2,
@@ -413,7 +393,7 @@ def pretrain(config, data, task):
         scores["degraded_ssim"] += list(c(ssim(clean, degraded, data_range=1.0)))
         if examples is None:
             examples = {"original": clean[:3], "degraded": degraded[:3], "restored": c(restored)[:3]}
-    return {"model": model, "scores": {k: float(np.mean(v)) for k, v in scores.items()}, "history": history or None,
+    return {"model": model, "scores": {k: float(np.mean(v)) for k, v in scores.items()}, "history": history,
             "examples": examples}
 
 
@@ -427,32 +407,24 @@ def _to_one_hot(labels, num_classes):
     return np.eye(num_classes, dtype="float32")[labels]
 
 
-def _fit_classifier(config, model, data, name):
-    """Trains a classifier (or the A-F head) with SGD on streamed images; a resumable stage
-    (`models/<name>.keras`, the epoch with the lowest validation loss, §2.3.3)."""
-    history = {}
+def _fit_classifier(config, build, data, name):
+    """Trains a classifier (or the A-F head) with SGD (§2.3.3) on streamed images, the paper's plateau
+    schedule, keeping the epoch with the lowest validation loss (§2.3.3); a resumable stage
+    (`models/<name>.keras`). Returns (model, history)."""
+    import keras
 
-    def train():
-        import keras
-
-        from keras_cxr.models import resolve_jit_compile
-
-        model.compile(optimizer=keras.optimizers.SGD(config.classifier_learning_rate,
-                                                     momentum=config.classifier_momentum),
-                      loss="categorical_crossentropy", metrics=["accuracy"],
-                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        train_index, val_index = data["classify"]["train"], data["classify"]["val"]
-        epochs = config.ensemble_epochs if name == "A-F" else config.classifier_epochs
-        best, fit_history = _fit_best(
-            config, model, name,
-            stream(config, train_index, config.image_size, labels=_to_one_hot(labels_of(train_index), config.num_classes),
-                   batch_size=config.classifier_batch_size, seed=config.seed),
-            stream(config, val_index, config.image_size, labels=_to_one_hot(labels_of(val_index), config.num_classes),
-                   batch_size=config.classifier_batch_size, shuffle=False), epochs)
-        history.update(fit_history)
-        return best
-
-    return stage(config, name, train), (history or None)
+    train_index, val_index = data["classify"]["train"], data["classify"]["val"]
+    one_hot = lambda index: _to_one_hot(labels_of(index), config.num_classes)  # noqa: E731
+    options = dict(image_size=config.image_size, batch_size=config.classifier_batch_size)
+    epochs = config.ensemble_epochs if name == "A-F" else config.classifier_epochs
+    return engine.fit_stage(
+        config, name, build,
+        lambda: stream(config, train_index, labels=one_hot(train_index), seed=config.seed, **options),
+        validation=lambda: stream(config, val_index, labels=one_hot(val_index), shuffle=False, **options),
+        epochs=epochs, optimizer=engine.make_optimizer("sgd", config.classifier_learning_rate,
+                                                       momentum=config.classifier_momentum),
+        loss="categorical_crossentropy", metrics=["accuracy", keras.metrics.AUC(name="auc")],
+        monitor="val_loss", plateau=_plateau(config))
 
 
 def baseline_weights(config):
@@ -520,7 +492,7 @@ def finetune(config, data, pretext_models):
     }
     models, histories = {}, {}
     for name, build in candidates.items():
-        models[name], histories[name] = _fit_classifier(config, build(), data, name)
+        models[name], histories[name] = _fit_classifier(config, build, data, name)
     return models, histories
 
 
@@ -529,16 +501,15 @@ def ensemble(config, data, models):
     from keras_cxr.ensembles import average, build_attention_fuzzy_ensemble, slsqp_weights
 
     def predict(model, split):
-        frames = stream(config, data["classify"][split], config.image_size, shuffle=False, target=None,
-                        batch_size=config.classifier_batch_size)
-        return model.predict(frames, verbose=0)
+        return engine.predict(config, model, data["classify"][split], config.image_size,
+                              batch_size=config.classifier_batch_size)
 
     members = ("Den-P", "Deb-P")
     probabilities = {split: {name: predict(models[name], split) for name in models} for split in ("val", "test")}
     weights = slsqp_weights([probabilities["val"][m] for m in members], labels_of(data["classify"]["val"]))
-    af_model, af_history = _fit_classifier(config, build_attention_fuzzy_ensemble([models[m] for m in members],
-                                                                                  num_classes=config.num_classes),
-                                           data, "A-F")
+    af_model, af_history = _fit_classifier(
+        config, lambda: build_attention_fuzzy_ensemble([models[m] for m in members], num_classes=config.num_classes),
+        data, "A-F")
     for split in ("val", "test"):
         probabilities[split]["SA"] = average([probabilities[split][m] for m in members])
         probabilities[split]["SLSQP-WA"] = average([probabilities[split][m] for m in members], weights)
@@ -578,7 +549,7 @@ def _table_3_row(report):
     return {m: float(source[m]) for m in TABLE_3_METRICS}
 
 
-def report(config, data, pretext_results, evaluation, extras, histories):
+def report(config, data, pretext_results, evaluation, extras):
     """Writes metrics.json, the figures and report.md (paper numbers beside ours) into `config.output_dir`."""
     from keras_cxr import report as plots
 
@@ -612,11 +583,6 @@ def report(config, data, pretext_results, evaluation, extras, histories):
         figures[f"{task}_examples"] = f"figures/{task}_examples.png"
         plots.plot_image_grid(result["examples"], title=f"{task}: original / degraded / restored",
                               path=os.path.join(out, figures[f"{task}_examples"]))
-        if result["history"]:
-            figures[f"{task}_curves"] = f"figures/{task}_training.png"
-            plots.plot_training_curves(result["history"], metrics=["loss", "psnr", "ssim"] if "psnr" in
-                                       result["history"] else None, title=f"{task} pretext training",
-                                       path=os.path.join(out, figures[f"{task}_curves"]))
     for name, rep in evaluation["reports"].items():
         key = f"confusion_{name}"
         figures[key] = f"figures/confusion_{name}.png"
@@ -635,12 +601,6 @@ def report(config, data, pretext_results, evaluation, extras, histories):
         plots.plot_activation_maps(images, cam["maps"], boxes=cam["boxes"], gt_boxes=gt,
                                    title=f"Score-CAM {name} (yellow: from map, green: ground truth)",
                                    path=os.path.join(out, figures[key]))
-    for name, history in histories.items():
-        if history:
-            key = f"{name}_curves"
-            figures[key] = f"figures/{name}_training.png"
-            plots.plot_training_curves(history, metrics=["loss", "accuracy"], title=f"{name} fine-tuning",
-                                       path=os.path.join(out, figures[key]))
     metrics["figures"] = figures
     return metrics
 
@@ -738,7 +698,7 @@ def _write_markdown(config, metrics):
               "Mean IoU of the map's box with the best-matching ground-truth box: "
               f"`{metrics['score_cam_mean_iou']}`", ""]
     lines += [f"![{k}]({v})" for k, v in figures.items() if k.startswith("score_cam")]
-    lines += ["", "## Training curves", ""] + [f"![{k}]({v})" for k, v in figures.items() if k.endswith("_curves")]
+    lines += [""] + engine.learning_curves(config)
     return "\n".join(lines) + "\n"
 
 
@@ -758,11 +718,10 @@ def _steps(config):
     _check_baseline_weights(config)
     data = load_data(config)
     pretext_results = {task: pretrain(config, data, task) for task in PRETEXT_TASKS}
-    models, histories = finetune(config, data, {task: r["model"] for task, r in pretext_results.items()})
-    probabilities, extras, af_model, af_history = ensemble(config, data, models)
-    histories["A-F"] = af_history
+    models, _ = finetune(config, data, {task: r["model"] for task, r in pretext_results.items()})
+    probabilities, extras, _, _ = ensemble(config, data, models)
     evaluation = evaluate(config, data, probabilities, models)
-    return report(config, data, pretext_results, evaluation, extras, histories)
+    return report(config, data, pretext_results, evaluation, extras)
 
 
 def main(argv=None):

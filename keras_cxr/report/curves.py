@@ -83,26 +83,35 @@ def plot_pr_curves(y_true, y_score, class_names=None, title="Precision-recall cu
 
 
 def plot_training_curves(history, metrics=None, title="Training curves", path=None):
-    """Plots training/validation curves from a Keras `History` or its `history` dict.
+    """Plots training/validation curves from a Keras `History`, its `history` dict, or a recipe stage's
+    saved history (`keras_cxr.recipes.engine`: entries that are not per-epoch lists are ignored, and its
+    `best_epoch`, the epoch the stage kept, is marked with a dotted line).
 
-    Each metric gets a panel with its `val_` twin when present.
+    Each metric gets a panel with its `val_` twin when present (training solid, validation dashed).
 
     Example:
-    >>> fig = plot_training_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
+    >>> fig = plot_training_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "best_epoch": 1})
     >>> len(fig.axes)
     1
     """
     history = getattr(history, "history", history)
     if not isinstance(history, dict) or not history:
         raise ValueError(f"history must be a non-empty dict of metric lists or a keras History; received {history!r}.")
-    names = metrics or [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    best = history.get("best_epoch")
+    curves = {k: v for k, v in history.items() if isinstance(v, (list, tuple, np.ndarray)) and len(v)}
+    names = metrics or [k for k in curves if not k.startswith("val_") and k != "learning_rate"]
+    names = [n for n in names if n in curves] or list(curves)[:1]
     fig = new_figure(4.0 * len(names), 3.2)
     for i, name in enumerate(names):
         ax = fig.add_subplot(1, len(names), i + 1)
-        epochs = np.arange(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], label="train")
-        if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], label="validation")
+        values = np.asarray(curves[name], dtype=np.float64)
+        epochs = np.arange(1, len(values) + 1)
+        ax.plot(epochs, values, "-", marker="." if len(values) < 30 else None, label="train")
+        if f"val_{name}" in curves:
+            ax.plot(epochs, np.asarray(curves[f"val_{name}"], dtype=np.float64), "--",
+                    marker="." if len(values) < 30 else None, label="validation")
+        if best is not None:
+            ax.axvline(best + 1, color="k", ls=":", lw=0.8, label="kept")
         ax.set(xlabel="epoch", title=name)
         ax.legend(fontsize="small")
     fig.suptitle(title)

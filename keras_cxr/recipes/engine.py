@@ -1,0 +1,311 @@
+"""The training engine every recipe trains through: one optimizer factory, one stage-level fit and predict.
+
+facebookresearch/mae's thin `main_pretrain.py` over `engine_pretrain.py` is the model of the split: a
+recipe module states its paper's steps (which model, which data, which optimizer settings) and the engine
+owns how a model is trained:
+
+- `make_optimizer(name, lr, schedule=..., ...)`: SGD, Adam or AdamW (MAE's no-decay group for biases,
+  norms and tokens), layer-wise lr decay for ViT fine-tuning, a constant rate or linear warm-up + cosine
+  (`WarmupCosineDecay`), or a constant rate halved on a plateau (`plateau=` of `fit`);
+- `fit(config, name, model, train, ...)`: compile (the run's jit setting, `resolve_jit_compile` falls back
+  to eager where torch.compile fails), data-parallel `keras_cxr.distributed.fit`, rank-safe backup and
+  restore (a killed run restarts at its last finished epoch), the best epoch by a named validation metric
+  kept (or the last), and the whole history — across restarts — saved beside the stage as
+  `results/<name>_history.json`;
+- `fit_stage(config, name, build, train, ...)`: the same as a resumable stage whose result is the model
+  (`models/<name>.keras`), so a finished stage is loaded, not retrained;
+- `predict(config, model, index, image_size, ...)`: probabilities of an index, streamed in file order;
+- `learning_curves(config)`: the report section drawing every saved history (training and validation loss
+  and the monitored metric per epoch), so a reader sees whether a model learned before reading a table.
+
+Why keep-best is written here and not `keras.callbacks.ModelCheckpoint` / `EarlyStopping(restore_best_weights)`:
+the first writes from every rank and saves whole models each improvement, the second forgets the best
+epoch when a run is killed and restarted; `KeepBest` keeps the best weights in memory and, on the chief
+only, in the backup folder with its epoch and value, so a restarted run still returns the best epoch.
+"""
+
+import json
+import math
+import os
+
+import numpy as np
+
+from keras_cxr.recipes.base import _shared_dir, backup_and_restore, stage, stage_path, stream, write_json
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine")
+
+
+def make_optimizer(name="adamw", learning_rate=1e-3, *, schedule="constant", steps_per_epoch=1, epochs=1,
+                   warmup_epochs=0, min_learning_rate=0.0, weight_decay=0.0, momentum=0.9, beta_1=0.9,
+                   beta_2=0.999, layer_decay=None, num_layers=None, skip_weight_decay_1d=True, clipnorm=None):
+    """One optimizer for every recipe stage.
+
+    Args:
+        name: "sgd" (momentum, Nesterov off), "adam", or "adamw" (`keras_cxr.optimizers.AdamW`: Keras' AdamW
+            on PyTorch's fused kernel; `LayerDecayAdamW` with `layer_decay`).
+        learning_rate: the peak rate (already batch-scaled where a paper says so: `scaled_lr`).
+        schedule: "constant", or "cosine": linear warm-up for `warmup_epochs` then half-cosine to
+            `min_learning_rate` at the end of `epochs` (MAE / DeiT). A plateau schedule is a callback:
+            `fit(..., plateau=...)`.
+        steps_per_epoch, epochs, warmup_epochs: the schedule's length in optimizer steps and epochs.
+        weight_decay: decoupled decay (AdamW) or Keras' decay (SGD, Adam: L2-like, as torch's `weight_decay`).
+        momentum: SGD's momentum.
+        beta_1, beta_2: Adam's.
+        layer_decay, num_layers: BEiT / MAE layer-wise lr decay (AdamW only).
+        skip_weight_decay_1d: AdamW without decay on biases, norms, tokens and position tables (MAE).
+        clipnorm: gradient-norm clipping, None for none.
+
+    Example:
+    >>> optimizer = make_optimizer("adamw", 1e-3, schedule="cosine", steps_per_epoch=10, epochs=5, warmup_epochs=1)
+    >>> round(float(optimizer.learning_rate), 6)  # step 0 of the warm-up
+    0.0
+    >>> make_optimizer("sgd", 0.01, momentum=0.9).momentum
+    0.9
+    """
+    import keras
+
+    from keras_cxr.callbacks import WarmupCosineDecay
+    from keras_cxr.optimizers import AdamW, LayerDecayAdamW
+
+    name = str(name).lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r}; choose from {OPTIMIZERS}.")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"Unknown schedule {schedule!r}; choose from {SCHEDULES} (plateau: fit(plateau=...)).")
+    if layer_decay is not None and name != "adamw":
+        raise ValueError(f"layer_decay needs the 'adamw' optimizer; received {name!r}.")
+    lr = float(learning_rate)
+    if schedule == "cosine":
+        warmup = int(round(warmup_epochs * steps_per_epoch))
+        lr = WarmupCosineDecay(lr, warmup_steps=warmup, decay_steps=max(int(epochs * steps_per_epoch), warmup + 1),
+                               min_lr=min_learning_rate)
+    common = {"learning_rate": lr, **({"clipnorm": clipnorm} if clipnorm else {})}
+    if name == "sgd":
+        return keras.optimizers.SGD(momentum=momentum, weight_decay=weight_decay or None, **common)
+    if name == "adam":
+        return keras.optimizers.Adam(beta_1=beta_1, beta_2=beta_2, weight_decay=weight_decay or None, **common)
+    options = dict(weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2, skip_weight_decay_1d=skip_weight_decay_1d,
+                   **common)
+    if layer_decay is None:
+        return AdamW(**options)
+    return LayerDecayAdamW(layer_decay=layer_decay, num_layers=num_layers, **options)
+
+
+def _monitor_mode(monitor):
+    """"min" for losses and errors, "max" for everything else (AUC, accuracy, Dice, PSNR, SSIM)."""
+    lowered = monitor.lower()
+    return "min" if any(word in lowered for word in ("loss", "error", "mae", "mse", "hd95")) else "max"
+
+
+def _engine_dir(config, name):
+    return os.path.join(_shared_dir(config), "backup", f"{name}_engine")
+
+
+def _is_chief():
+    from keras_cxr.distributed import is_chief
+
+    return is_chief()
+
+
+def _jsonable(value):
+    value = float(np.asarray(value))
+    return value if math.isfinite(value) else None
+
+
+class _EngineState:
+    """The engine's record of a training in progress: every finished epoch's logs and the best epoch,
+    written by the chief to `backup/<name>_engine/` so that a restarted `fit` continues both."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.epochs, self.best = {}, None
+        path = os.path.join(folder, "state.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                saved = json.load(f)
+            self.epochs = {int(k): v for k, v in saved["epochs"].items()}
+            self.best = saved.get("best")
+
+    @property
+    def weights_path(self):
+        return os.path.join(self.folder, "best.weights.h5")
+
+    def save(self):
+        if _is_chief():
+            os.makedirs(self.folder, exist_ok=True)
+            write_json({"epochs": self.epochs, "best": self.best}, os.path.join(self.folder, "state.json"))
+
+    def history(self):
+        keys = sorted({k for logs in self.epochs.values() for k in logs})
+        ordered = [self.epochs[e] for e in sorted(self.epochs)]
+        return {k: [logs.get(k) for logs in ordered] for k in keys}
+
+
+def _callbacks(state, monitor, keep):
+    import keras
+
+    class EngineLog(keras.callbacks.Callback):
+        """Logs every epoch (with the learning rate) and keeps the best weights by `monitor`."""
+
+        def __init__(self):
+            super().__init__()
+            self.best_weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: _jsonable(v) for k, v in (logs or {}).items()}
+            try:
+                logs.setdefault("learning_rate", _jsonable(keras.ops.convert_to_numpy(
+                    self.model.optimizer._get_current_learning_rate())))
+            except Exception:  # noqa: BLE001 - the rate is a nicety of the curves, never a reason to stop
+                pass
+            state.epochs[int(epoch)] = logs
+            if keep == "best":
+                value = logs.get(monitor)
+                if value is None:
+                    raise ValueError(f"keep='best' monitors {monitor!r}, which this fit does not log (it logs "
+                                     f"{sorted(logs)}). Pass validation data, a metric of that name, or keep='last'.")
+                better = state.best is None or (value < state.best["value"] if _monitor_mode(monitor) == "min"
+                                                else value > state.best["value"])
+                if better:
+                    state.best = {"epoch": int(epoch), "value": value, "monitor": monitor}
+                    self.best_weights = self.model.get_weights()
+                    if _is_chief():
+                        os.makedirs(state.folder, exist_ok=True)
+                        self.model.save_weights(state.weights_path)
+            state.save()
+
+    return EngineLog()
+
+
+def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=None, loss_weights=None,
+        metrics=None, monitor="val_loss", keep="best", plateau=None, callbacks=(), batch_size=None):
+    """Compiles `model` and trains it as stage `name` of a recipe run; returns the whole history (a dict).
+
+    Args:
+        config: the recipe's `RecipeConfig` (output_dir, jit_compile, verbose, ...).
+        name: the stage name: the backup folder, the history file (`results/<name>_history.json`).
+        model: a Keras model (built or not: it is built on the first batch before restoring a backup).
+        train: the training `PyDataset` (`stream(...)`), or an (x, y) tuple of arrays with `batch_size`
+            (small sets read into memory, e.g. lung masks).
+        validation: a `PyDataset` or (x, y) tuple evaluated after every epoch, or None.
+        epochs: epochs to train.
+        optimizer: a Keras optimizer (`make_optimizer`).
+        loss, loss_weights, metrics: as for `model.compile` (a model with its own `compute_loss`, as MAE,
+            takes loss=None).
+        monitor: the logged value that picks the kept epoch ("val_loss", "val_auc", "val_accuracy", ...;
+            min for losses and errors, max otherwise).
+        keep: "best" (the epoch with the best `monitor`; needs `validation` for a "val_" monitor) or "last".
+        plateau: None, or {"factor", "patience", "min_lr"[, "monitor"]}: `ReduceLROnPlateau` on `monitor`.
+        callbacks: more Keras callbacks (EMA target update, probes, ...).
+
+    Returns:
+        {metric: [value per epoch]} over every epoch of the stage (restarts included), plus "best_epoch"
+        (0-based, None with keep="last") and "monitor".
+    """
+    import keras
+
+    from keras_cxr import distributed
+    from keras_cxr.models import resolve_jit_compile
+
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last'; received {keep!r}.")
+    if keep == "best" and monitor.startswith("val_") and validation is None:
+        keep = "last"  # nothing to select on: the last epoch is the result
+    arrays = isinstance(train, tuple)
+    if arrays and batch_size is None:
+        raise ValueError(f"stage {name!r}: training arrays need a batch_size.")
+    if not model.built:
+        model((train[0] if arrays else train[0][0])[:1])  # built before BackupAndRestore restores into it
+    model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
+                  jit_compile=resolve_jit_compile(config.jit_compile, model=model))
+    state = _EngineState(_engine_dir(config, name))
+    log = _callbacks(state, monitor, keep)
+    steps = [backup_and_restore(config, name), log, *callbacks]
+    if plateau:
+        steps.insert(1, keras.callbacks.ReduceLROnPlateau(
+            monitor=plateau.get("monitor", monitor if validation is not None else "loss"),
+            factor=plateau["factor"], patience=plateau["patience"], min_lr=plateau.get("min_lr", 0.0), verbose=0))
+    x, y = train if arrays else (train, None)
+    distributed.fit(model, x, y, batch_size=batch_size, validation_data=validation, epochs=epochs, callbacks=steps,
+                    verbose=config.verbose)
+    if keep == "best" and state.best is not None:
+        if log.best_weights is not None:
+            model.set_weights(log.best_weights)
+        elif os.path.exists(state.weights_path):  # restarted after the best epoch: it is on disk
+            model.load_weights(state.weights_path)
+    history = state.history()
+    history["best_epoch"] = state.best["epoch"] if keep == "best" and state.best else None
+    history["monitor"] = monitor if keep == "best" else None
+    if _is_chief():
+        write_json(history, history_path(config, name))
+        import shutil
+
+        shutil.rmtree(state.folder, ignore_errors=True)
+    return history
+
+
+def history_path(config, name):
+    """Where stage `name` keeps its training history (`results/<name>_history.json`)."""
+    return stage_path(config, f"{name}_history", "json")
+
+
+def load_history(config, name):
+    """The saved history of stage `name`, or None when it has none."""
+    path = os.path.join(_shared_dir(config), os.path.relpath(history_path(config, name), config.output_dir))
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def fit_stage(config, name, build, train, **options):
+    """A resumable training stage whose result is the model: `models/<name>.keras` when an earlier run
+    finished it, else `build()` trained by `fit(config, name, ...)`. `train` may be a callable returning the
+    training data (so a finished stage never builds its pipeline). Returns (model, history)."""
+
+    def compute():
+        data = train() if callable(train) else train
+        validation = options.pop("validation", None)
+        validation = validation() if callable(validation) else validation
+        model = build()
+        fit(config, name, model, data, validation=validation, **options)
+        return model
+
+    model = stage(config, name, compute)
+    return model, load_history(config, name)
+
+
+def predict(config, model, index, image_size, batch_size=64, **stream_options):
+    """The model's outputs on every image of `index` (file order; a dict for a dict-output model)."""
+    stream_options.setdefault("shuffle", False)
+    stream_options.setdefault("target", None)
+    frames = stream(config, index, image_size, batch_size=batch_size, **stream_options)
+    return model.predict(frames, verbose=0)
+
+
+def learning_curves(config, names=None, title=None):
+    """Draws every saved stage history (or those of `names`) into `figures/curves_<name>.png` and returns the
+    report's markdown section: one panel per metric, training beside validation, the kept epoch marked."""
+    from keras_cxr.report import plot_training_curves
+
+    folder = os.path.join(config.output_dir, "results")
+    found = sorted(f[: -len("_history.json")] for f in os.listdir(folder) if f.endswith("_history.json")) \
+        if os.path.isdir(folder) else []
+    names = [n for n in (names or found) if n in found]
+    lines = [f"## {title or 'Learning curves'}", "",
+             "Training (solid) and validation (dashed) loss and monitored metric per epoch of every trained stage; "
+             "a dotted line marks the epoch kept. A curve that does not fall is a model that did not learn.", ""]
+    if not names:
+        return lines + ["(no training stage ran in this process or was saved)", ""]
+    for name in names:
+        history = load_history(config, name)
+        relative = f"figures/curves_{name}.png"
+        plot_training_curves(history, title=name, path=os.path.join(config.output_dir, relative))
+        last = {k: v[-1] for k, v in history.items() if isinstance(v, list) and v and k != "learning_rate"}
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in sorted(last.items()) if v is not None)
+        best = history.get("best_epoch")
+        kept = f"kept epoch {best + 1} by {history['monitor']}" if best is not None else "kept the last epoch"
+        lines += [f"**{name}** ({len(history.get('loss', []))} epochs, {kept}; last epoch: {summary})", "",
+                  f"![{name}]({relative})", ""]
+    return lines
