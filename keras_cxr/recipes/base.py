@@ -236,16 +236,6 @@ def stream(config, index, image_size, **options):
     return make_dataset(index, image_size=image_size, **options)
 
 
-def warmup_cosine_adamw(lr, steps_per_epoch, epochs, warmup_epochs, weight_decay, beta_1=0.9, beta_2=0.999):
-    """`keras_cxr.optimizers.AdamW` on a linear-warmup + cosine schedule (MAE / DeiT's recipe), in epochs."""
-    from keras_cxr.callbacks import WarmupCosineDecay
-    from keras_cxr.optimizers import AdamW
-
-    warmup = warmup_epochs * steps_per_epoch
-    schedule = WarmupCosineDecay(lr, warmup_steps=warmup, decay_steps=max(epochs * steps_per_epoch, warmup + 1))
-    return AdamW(learning_rate=schedule, weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2)
-
-
 def limit(index, config):
     """At most `config.max_images` rows of `index`, drawn with the run's seed (kept in file order)."""
     if config.max_images is None or len(index) <= config.max_images:

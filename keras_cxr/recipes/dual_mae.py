@@ -44,8 +44,8 @@ import warnings
 
 import numpy as np
 
-from keras_cxr import distributed
-from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream
+from keras_cxr.recipes import engine
+from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
                           "vit_imagenet": 0.638, "resnet34_xray": 0.712, "vit_xray": 0.669, "mae": 0.735,
@@ -126,6 +126,9 @@ class Config(RecipeConfig):
     resnet34_imagenet_weights: str | None = "imagenet"
     vit_imagenet_weights: str | None = None
     xray_pretrain_epochs: int = 100  # not stated: supervised pretraining of ResNet-34(X-ray) / ViT-S(X-ray)
+    # not stated: the fine-tuned model kept is the epoch with the best validation macro AUC (the 20 %
+    # validation split of §IV.A); "val_loss", or "last" for the last epoch (MAE's main_finetune keeps the last)
+    finetune_monitor: str = "val_auc"
     bootstrap_resamples: int = 1000  # not in the paper: CIs on mean AUC
 
     @classmethod
@@ -261,20 +264,14 @@ def _vit_kwargs(config):
                 num_heads=config.num_heads, mlp_dim=config.mlp_dim)
 
 
-def _adamw(config, lr, steps_per_epoch, epochs, warmup_epochs, layer_decay=None):
-    """AdamW (β 0.9 / `beta_2`, `weight_decay`) on warmup + cosine; biases, norms and tokens excluded from
-    weight decay as facebookresearch/mae does in pretraining and fine-tuning (`skip_weight_decay_1d`);
-    with `layer_decay`, MAE's layer-wise learning-rate decay (`LayerDecayAdamW`, same exclusions)."""
-    from keras_cxr.callbacks import WarmupCosineDecay
-    from keras_cxr.optimizers import AdamW, LayerDecayAdamW
-
-    schedule = WarmupCosineDecay(lr, warmup_steps=warmup_epochs * steps_per_epoch,
-                                 decay_steps=max(epochs * steps_per_epoch, warmup_epochs * steps_per_epoch + 1))
-    common = dict(learning_rate=schedule, weight_decay=config.weight_decay, beta_1=0.9, beta_2=config.beta_2,
-                  skip_weight_decay_1d=True)
-    if layer_decay is None:
-        return AdamW(**common)
-    return LayerDecayAdamW(layer_decay=layer_decay, num_layers=config.depth, **common)
+def _adamw(config, lr, epochs, warmup_epochs, layer_decay=None):
+    """§III.B's optimizer as a function of the steps per epoch: AdamW (β 0.9 / `beta_2`, `weight_decay`) on
+    warm-up + cosine, biases, norms and tokens excluded from weight decay as facebookresearch/mae does; with
+    `layer_decay`, MAE's layer-wise learning-rate decay."""
+    return lambda steps: engine.make_optimizer(
+        "adamw", lr, schedule="cosine", steps_per_epoch=steps, epochs=epochs, warmup_epochs=warmup_epochs,
+        weight_decay=config.weight_decay, beta_2=config.beta_2, layer_decay=layer_decay,
+        num_layers=config.depth if layer_decay is not None else None)
 
 
 def pretrain(config, data, method, mask_ratio, callbacks=()):
@@ -282,40 +279,34 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
 
     The finished model is the stage's result (`models/<method>_mask<ratio>.keras`); a killed run restarts
     from its last finished epoch (`backup_and_restore`, under `output_dir/backup/<method>_mask<ratio>`).
-    Extra `callbacks` are appended (e.g. a progress logger). Returns (model, history or None when loaded).
+    Extra `callbacks` are appended (e.g. a progress logger). Returns (model, its per-epoch history).
     """
+    from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
+    from keras_cxr.data import MAEPretrainAugmentation
+    from keras_cxr.models import create_model
+
     tag = f"{method}_mask{int(round(mask_ratio * 100))}"
-    history = {}
+    extra = {"lambdas": config.lambdas} if method == "dual_mae" else {}
 
-    def train():
-        from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
-        from keras_cxr.data import MAEPretrainAugmentation
-        from keras_cxr.models import create_model, resolve_jit_compile
-
-        extra = {"lambdas": config.lambdas} if method == "dual_mae" else {}
-        model = create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
-                             seed=config.seed, mask_ratio=mask_ratio, decoder_dim=config.decoder_dim,
-                             decoder_depth=config.decoder_depth, decoder_num_heads=config.decoder_num_heads,
-                             **_vit_kwargs(config), **extra)
+    def images():
         dataset = stream(config, data["pretrain"], config.image_size, batch_size=config.pretrain_batch_size,
                          augment=MAEPretrainAugmentation(config.image_size, config.resize_to, config.crop_scale),
                          normalize="imagenet", target=None, seed=config.seed, drop_remainder=True)
         if len(dataset) == 0:
             raise ValueError(f"pretrain_batch_size={config.pretrain_batch_size} exceeds the {len(data['pretrain'])} "
                              "pretraining images; lower it.")
-        model(dataset[0][0][:1])  # build before BackupAndRestore
-        lr = scaled_lr(config.pretrain_base_lr, config.pretrain_batch_size)
-        model.compile(optimizer=_adamw(config, lr, len(dataset), config.pretrain_epochs, config.pretrain_warmup_epochs),
-                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        steps = [backup_and_restore(config, tag), *callbacks]
-        if method == "dual_mae":
-            steps.append(EMATargetUpdate(config.tau))
-        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs, callbacks=steps,
-                                       verbose=config.verbose).history)
-        return model
+        return dataset
 
-    model = stage(config, tag, train)
-    return model, (history or None)
+    return engine.fit_stage(
+        config, tag,
+        lambda: create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
+                             seed=config.seed, mask_ratio=mask_ratio, decoder_dim=config.decoder_dim,
+                             decoder_depth=config.decoder_depth, decoder_num_heads=config.decoder_num_heads,
+                             **_vit_kwargs(config), **extra),
+        images, epochs=config.pretrain_epochs, keep="last", monitor="loss",
+        optimizer=_adamw(config, scaled_lr(config.pretrain_base_lr, config.pretrain_batch_size), config.pretrain_epochs,
+                         config.pretrain_warmup_epochs),
+        callbacks=[*callbacks, *([EMATargetUpdate(config.tau)] if method == "dual_mae" else [])])
 
 
 def _none(value):
@@ -383,30 +374,25 @@ def pretrain_supervised(config, data, method):
     `finetune_lr` on warmup + cosine, no decay on biases / norms / tokens, RandAugment, DropPath for the
     ViT) for `xray_pretrain_epochs`. The fine-tuning then copies every layer but the head.
     """
-    name = f"{method}_pretrain"
+    import keras
 
-    def train():
-        import keras
+    from keras_cxr.data import randaugment
+    from keras_cxr.models import create_model
 
-        from keras_cxr.data import randaugment
-        from keras_cxr.models import create_model, resolve_jit_compile
-
-        index = data["pretrain"]
-        options = {} if PRETRAINING_MODELS[method] == "resnet34" else dict(_vit_kwargs(config),
-                                                                           drop_path_rate=config.drop_path_rate)
-        model = create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
-                             num_classes=len(index.class_names), head_activation="sigmoid", **options)
-        dataset = stream(config, index, config.image_size, labels=np.nan_to_num(index.labels),
-                         batch_size=min(config.finetune_batch_size, len(index)), seed=config.seed,
-                         batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet")
-        model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.xray_pretrain_epochs,
-                                       config.finetune_warmup_epochs),
-                      loss=keras.losses.BinaryCrossentropy(), jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        distributed.fit(model, dataset, epochs=config.xray_pretrain_epochs,
-                        callbacks=[backup_and_restore(config, name)], verbose=config.verbose)
-        return model
-
-    return stage(config, name, train)
+    index = data["pretrain"]
+    options = {} if PRETRAINING_MODELS[method] == "resnet34" else dict(_vit_kwargs(config),
+                                                                       drop_path_rate=config.drop_path_rate)
+    model, _ = engine.fit_stage(
+        config, f"{method}_pretrain",
+        lambda: create_model(PRETRAINING_MODELS[method], input_shape=(config.image_size, config.image_size, 1),
+                             num_classes=len(index.class_names), head_activation="sigmoid", **options),
+        lambda: stream(config, index, config.image_size, labels=np.nan_to_num(index.labels),
+                       batch_size=min(config.finetune_batch_size, len(index)), seed=config.seed,
+                       batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet"),
+        epochs=config.xray_pretrain_epochs, keep="last", monitor="loss",
+        optimizer=_adamw(config, config.finetune_lr, config.xray_pretrain_epochs, config.finetune_warmup_epochs),
+        loss=keras.losses.BinaryCrossentropy())
+    return model
 
 
 def build_classifier(config, method, pretrained, num_classes):
@@ -439,7 +425,6 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
         import keras
 
         from keras_cxr.data import patient_split_indices, randaugment
-        from keras_cxr.models import resolve_jit_compile
 
         keras.utils.set_random_seed(seed)
         train_index = data["splits"]["train"]
@@ -456,18 +441,20 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
         dataset = stream(config, train_index, config.image_size, labels=np.nan_to_num(train_index.labels),
                          batch_size=min(config.finetune_batch_size, len(train_index)), seed=seed,
                          batch_augment=randaugment(config.randaugment_magnitude, seed=seed), normalize="imagenet")
+        val_index = data["splits"]["val"]
+        validation = stream(config, val_index, config.image_size, labels=np.nan_to_num(val_index.labels),
+                            batch_size=64, shuffle=False, normalize="imagenet")
         layer_decay = config.layer_decay if method in ("mae", "dual_mae") else None
-        model.compile(optimizer=_adamw(config, config.finetune_lr, len(dataset), config.finetune_epochs,
-                                       config.finetune_warmup_epochs, layer_decay),
-                      loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
-                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        history = distributed.fit(model, dataset, epochs=config.finetune_epochs,
-                                  callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
+        history = engine.fit(config, name, model, dataset, validation=validation, epochs=config.finetune_epochs,
+                             optimizer=_adamw(config, config.finetune_lr, config.finetune_epochs,
+                                              config.finetune_warmup_epochs, layer_decay),
+                             loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
+                             metrics=[keras.metrics.AUC(multi_label=True, name="auc")],
+                             monitor="loss" if config.finetune_monitor == "last" else config.finetune_monitor,
+                             keep="last" if config.finetune_monitor == "last" else "best")
 
         def predict(split):
-            frames = stream(config, data["splits"][split], config.image_size, shuffle=False, normalize="imagenet",
-                            target=None, batch_size=64)
-            return model.predict(frames, verbose=0)
+            return engine.predict(config, model, data["splits"][split], config.image_size, normalize="imagenet")
 
         return {"val": predict("val"), "test": predict("test"), "loss": np.asarray(history["loss"])}
 
@@ -608,13 +595,11 @@ def run(config=None):
 
 
 def _steps(config):
-    from keras_cxr.report import plot_training_curves
-
     data = load_data(config)
     sample = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None,
                     batch_size=4)[0][0]
     methods, left_out = resolve_methods(config, data)
-    pretrained, histories = {}, {}
+    pretrained = {}
     for method, initialization in methods.items():
         if initialization == "xray":
             pretrained[method] = pretrain_supervised(config, data, method)
@@ -623,7 +608,7 @@ def _steps(config):
     ratios = {"mae": config.mask_ratio_mae, "dual_mae": config.mask_ratio_dual}
     for method, ratio in ratios.items():
         if method in methods:
-            pretrained[method], histories[f"pretrain_{method}"] = pretrain(config, data, method, ratio)
+            pretrained[method], _ = pretrain(config, data, method, ratio)
             _reconstruction_figure(config, pretrained[method], sample,
                                    os.path.join(config.output_dir, "figures", f"reconstruction_{method}.png"))
     predictions = {m: [finetune(config, data, m, pretrained.get(m), seed) for seed in config.seeds]
@@ -646,12 +631,6 @@ def _steps(config):
                 runs = {method: [finetune(config, data, method, model, seed, variant=variant) for seed in config.seeds]}
                 metrics["table_2"].setdefault(method, {})[ratio] = evaluate(config, data, runs)[method]["mean_auc"]
     metrics.update(label_fraction_tables(config, data, pretrained, metrics["table_3_4"]))
-    for name, history in histories.items():
-        if history:
-            plot_training_curves(history, title=name, path=os.path.join(config.output_dir, "figures", f"{name}.png"))
-    for method, runs in predictions.items():
-        plot_training_curves(runs[0]["history"], metrics=["loss"], title=f"fine-tuning {method}",
-                             path=os.path.join(config.output_dir, "figures", f"finetune_{method}.png"))
     return metrics
 
 
@@ -747,8 +726,9 @@ def _write_markdown(config, metrics):
             lines.append(f"| {method} | " + " | ".join(
                 (f"{_mean_sd(row[f])}" if f in row else "—") + (f" [{paper[round(f, 2)]:.3f}]" if round(f, 2) in paper
                                                                 else "") for f in fractions) + " |")
-    lines += ["", "## Figures", ""] + [f"![{f}](figures/{f})" for f in
-                                       sorted(os.listdir(os.path.join(config.output_dir, "figures")))]
+    lines += ["", *engine.learning_curves(config), "## Figures", ""] + [
+        f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
+        if not f.startswith("curves_")]
     return "\n".join(lines) + "\n"
 
 

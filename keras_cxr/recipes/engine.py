@@ -190,7 +190,8 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
             (small sets read into memory, e.g. lung masks).
         validation: a `PyDataset` or (x, y) tuple evaluated after every epoch, or None.
         epochs: epochs to train.
-        optimizer: a Keras optimizer (`make_optimizer`).
+        optimizer: a Keras optimizer (`make_optimizer`), or a callable `steps_per_epoch -> optimizer` for a
+            schedule whose length depends on the data (`lambda steps: make_optimizer(..., steps_per_epoch=steps)`).
         loss, loss_weights, metrics: as for `model.compile` (a model with its own `compute_loss`, as MAE,
             takes loss=None).
         monitor: the logged value that picks the kept epoch ("val_loss", "val_auc", "val_accuracy", ...;
@@ -217,6 +218,8 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
         raise ValueError(f"stage {name!r}: training arrays need a batch_size.")
     if not model.built:
         model((train[0] if arrays else train[0][0])[:1])  # built before BackupAndRestore restores into it
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        optimizer = optimizer(math.ceil(len(train[0]) / batch_size) if arrays else len(train))
     model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics,
                   jit_compile=resolve_jit_compile(config.jit_compile, model=model))
     state = _EngineState(_engine_dir(config, name))
@@ -238,6 +241,7 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
     history["best_epoch"] = state.best["epoch"] if keep == "best" and state.best else None
     history["monitor"] = monitor if keep == "best" else None
     if _is_chief():
+        os.makedirs(os.path.dirname(history_path(config, name)), exist_ok=True)
         write_json(history, history_path(config, name))
         import shutil
 

@@ -35,8 +35,8 @@ import warnings
 
 import numpy as np
 
-from keras_cxr import distributed
-from keras_cxr.recipes.base import RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream
+from keras_cxr.recipes import engine
+from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -79,6 +79,8 @@ class Config(RecipeConfig):
     transfer_batch_size: int = 32  # not stated
     transfer_lr: float = 1e-4  # not stated: the usual fine-tuning rate for pretrained CNNs
     validation_fraction: float = 0.1  # not stated: patient level
+    # not stated: the transferred model kept is the epoch with the lowest validation loss (Eq. 4's weighted sum)
+    transfer_monitor: str = "val_loss"
     test_fraction: float = 0.2  # not stated: patient level
 
     @classmethod
@@ -218,29 +220,22 @@ def _disease_age_targets(dataset, num_classes):
 # ------------------------------------------------------------------------------------------- stages
 def pretrain(config, data, backbone):
     """Stage 1 (Eq. 1): the backbone's autoencoder trained with L1 on the unlabeled images, streamed;
-    a resumable stage (`models/autoencoder_<backbone>.keras`). Returns (model, history or None)."""
-    history = {}
+    a resumable stage (`models/autoencoder_<backbone>.keras`). Returns (model, its per-epoch history)."""
+    import keras
 
-    def train():
-        import keras
+    from keras_cxr.models.autoencoder import autoencoder
 
-        from keras_cxr.models import resolve_jit_compile
-        from keras_cxr.models.autoencoder import autoencoder
-
+    def build():
         keras.utils.set_random_seed(config.seed)
-        model = autoencoder(backbone, input_shape=(config.image_size, config.image_size, 1),
-                            decoder_filters=config.decoder_filters)
-        dataset = stream(config, data["pretrain"], config.image_size, batch_size=config.pretrain_batch_size,
-                         target="image", seed=config.seed)
-        model.compile(optimizer=keras.optimizers.Adam(config.pretrain_lr), loss=keras.losses.MeanAbsoluteError(),
-                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs,
-                                       callbacks=[backup_and_restore(config, f"autoencoder_{backbone}")],
-                                       verbose=config.verbose).history)
-        return model
+        return autoencoder(backbone, input_shape=(config.image_size, config.image_size, 1),
+                           decoder_filters=config.decoder_filters)
 
-    model = stage(config, f"autoencoder_{backbone}", train)
-    return model, (history or None)
+    return engine.fit_stage(
+        config, f"autoencoder_{backbone}", build,
+        lambda: stream(config, data["pretrain"], config.image_size, batch_size=config.pretrain_batch_size,
+                       target="image", seed=config.seed),
+        epochs=config.pretrain_epochs, keep="last", monitor="loss",
+        optimizer=engine.make_optimizer("adam", config.pretrain_lr), loss=keras.losses.MeanAbsoluteError())
 
 
 def transfer(config, data, backbone, variant, autoencoder_model, seed):
@@ -257,7 +252,6 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
     def train():
         import keras
 
-        from keras_cxr.models import resolve_jit_compile
         from keras_cxr.models.disease_age import disease_age_losses, disease_age_model
 
         keras.utils.set_random_seed(seed)
@@ -271,12 +265,15 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
         labels = np.concatenate([train_index.labels, ages[:, None]], axis=1)
         dataset = stream(config, train_index, config.image_size, labels=labels, seed=seed,
                          batch_size=min(config.transfer_batch_size, len(train_index)))
-        model.compile(optimizer=keras.optimizers.Adam(config.transfer_lr), loss=losses, loss_weights=loss_weights,
-                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        history = distributed.fit(model, _disease_age_targets(dataset, num_classes), epochs=config.transfer_epochs,
-                                  callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
-        frames = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None, batch_size=64)
-        predicted = model.predict(frames, verbose=0)
+        val_index, val_ages = data["splits"]["val"], data["ages"]["val"]
+        validation = stream(config, val_index, config.image_size, shuffle=False, batch_size=64,
+                            labels=np.concatenate([val_index.labels, val_ages[:, None]], axis=1))
+        history = engine.fit(config, name, model, _disease_age_targets(dataset, num_classes),
+                             validation=_disease_age_targets(validation, num_classes), epochs=config.transfer_epochs,
+                             optimizer=engine.make_optimizer("adam", config.transfer_lr), loss=losses,
+                             loss_weights=loss_weights, metrics={"disease": ["accuracy"]},
+                             monitor=config.transfer_monitor, keep="best")
+        predicted = engine.predict(config, model, data["splits"]["test"], config.image_size)
         return {"disease": predicted["disease"], "age": predicted["age"][:, 0], "loss": np.asarray(history["loss"])}
 
     return stage(config, name, train, kind="npz")
@@ -371,7 +368,6 @@ def run(config=None):
 
 def _steps(config):
     from keras_cxr.models import list_models
-    from keras_cxr.report import plot_training_curves
 
     unknown = [b for b in config.backbones if b not in list_models()]
     if unknown:
@@ -382,11 +378,8 @@ def _steps(config):
         needs_pretraining = any(v != "ablation1" for v in config.variants)
         encoder = None
         if needs_pretraining:
-            encoder, history = pretrain(config, data, backbone)
+            encoder, _ = pretrain(config, data, backbone)
             _reconstruction_figure(config, data, encoder, backbone)
-            if history:
-                plot_training_curves(history, metrics=["loss"], title=f"autoencoder {backbone} (L1)",
-                                     path=os.path.join(config.output_dir, "figures", f"pretrain_{backbone}.png"))
         for variant in config.variants:
             runs[(backbone, variant)] = [transfer(config, data, backbone, variant, encoder, seed)
                                          for seed in config.seeds]
@@ -431,8 +424,9 @@ def _write_markdown(config, metrics):
             reference = f" [{paper[VARIANTS.index(variant)]:.4f}]" if paper else ""
             cells.append(f"{r['accuracy'][0]:.4f} ± {r['accuracy'][1]:.4f}{reference}" if r else "—")
         lines.append(f"| {backbone} | " + " | ".join(cells) + " |")
-    lines += ["", "## Figures", ""] + [f"![{f}](figures/{f})" for f in
-                                       sorted(os.listdir(os.path.join(config.output_dir, "figures")))]
+    lines += ["", *engine.learning_curves(config), "## Figures", ""] + [
+        f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
+        if not f.startswith("curves_")]
     return "\n".join(lines) + "\n"
 
 

@@ -41,9 +41,8 @@ import warnings
 
 import numpy as np
 
-from keras_cxr import distributed
-from keras_cxr.recipes.base import (RecipeConfig, backup_and_restore, limit, run_recipe, split_index, stage, stream,
-                                    warmup_cosine_adamw)
+from keras_cxr.recipes import engine
+from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
 TASKS = ("covid_vs_noncovid", "healthy_vs_pathology", "pneumonia_vs_healthy", "pneumonia_vs_covid",
@@ -118,6 +117,8 @@ class Config(RecipeConfig):
     drop_path_rate: float = 0.1  # not stated: DeiT-S
     randaugment_magnitude: int = 9  # not stated: DeiT's rand-m9
     validation_fraction: float = 0.1  # not stated: patient-level share of the fine-tuning data
+    # not stated: the classifier kept is the epoch with the best validation AUC; "last" keeps the last (DeiT)
+    finetune_monitor: str = "val_auc"
     test_fraction: float = 0.2  # folders without an official test split: patient-level share held out
     bootstrap_resamples: int = 1000  # not in the paper: 95 % CIs
     num_attention_images: int = 4  # Fig. 4
@@ -276,32 +277,28 @@ def _vit_kwargs(config):
 def pretrain(config, data):
     """GMML pretraining (§3.1) on the unlabeled images, streamed; a resumable stage (`models/gmml.keras`).
 
-    Returns (model, history or None when loaded)."""
-    history = {}
+    Returns (model, its per-epoch history)."""
+    from keras_cxr.data import MAEPretrainAugmentation
+    from keras_cxr.models import create_model
 
-    def train():
-        from keras_cxr.data import MAEPretrainAugmentation
-        from keras_cxr.models import create_model, resolve_jit_compile
-
-        model = create_model("gmml_vit_small", input_shape=(config.pretrain_image_size, config.pretrain_image_size, 1),
-                             seed=config.seed, noise_ratio=config.noise_ratio, replace_ratio=config.replace_ratio,
-                             decoder_dim=config.decoder_dim, bottleneck_dim=config.bottleneck_dim, **_vit_kwargs(config))
+    def images():
         dataset = stream(config, data["pretrain"], config.pretrain_image_size, batch_size=config.pretrain_batch_size,
                          augment=MAEPretrainAugmentation(config.pretrain_image_size, config.resize_to, config.crop_scale),
                          normalize="imagenet", target=None, seed=config.seed, drop_remainder=True)
         if len(dataset) == 0:
             raise ValueError(f"pretrain_batch_size={config.pretrain_batch_size} exceeds the {len(data['pretrain'])} "
                              "pretraining images; lower it.")
-        model(dataset[0][0][:1])  # build before BackupAndRestore
-        model.compile(optimizer=warmup_cosine_adamw(config.pretrain_lr, len(dataset), config.pretrain_epochs,
-                                                    config.pretrain_warmup_epochs, config.pretrain_weight_decay),
-                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        history.update(distributed.fit(model, dataset, epochs=config.pretrain_epochs,
-                                       callbacks=[backup_and_restore(config, "gmml")], verbose=config.verbose).history)
-        return model
+        return dataset
 
-    model = stage(config, "gmml", train)
-    return model, (history or None)
+    return engine.fit_stage(
+        config, "gmml",
+        lambda: create_model("gmml_vit_small", input_shape=(config.pretrain_image_size, config.pretrain_image_size, 1),
+                             seed=config.seed, noise_ratio=config.noise_ratio, replace_ratio=config.replace_ratio,
+                             decoder_dim=config.decoder_dim, bottleneck_dim=config.bottleneck_dim, **_vit_kwargs(config)),
+        images, epochs=config.pretrain_epochs, keep="last", monitor="loss",
+        optimizer=lambda steps: engine.make_optimizer(
+            "adamw", config.pretrain_lr, schedule="cosine", steps_per_epoch=steps, epochs=config.pretrain_epochs,
+            warmup_epochs=config.pretrain_warmup_epochs, weight_decay=config.pretrain_weight_decay))
 
 
 def _imagenet_gmml(config):
@@ -366,7 +363,6 @@ def finetune(config, data, task, strategy, gmml):
 
         from keras_cxr.data import randaugment
         from keras_cxr.explain import attention_rollout, class_token_attention
-        from keras_cxr.models import resolve_jit_compile
 
         keras.utils.set_random_seed(config.seed)
         sets = indexes()
@@ -375,19 +371,23 @@ def finetune(config, data, task, strategy, gmml):
         dataset = stream(config, train_index, config.image_size, labels=train_index.labels,
                          batch_size=min(config.finetune_batch_size, len(train_index)), seed=config.seed,
                          batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet")
-        model.compile(optimizer=warmup_cosine_adamw(config.finetune_lr, len(dataset), config.finetune_epochs,
-                                                    config.finetune_warmup_epochs, config.weight_decay),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                      jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        history = distributed.fit(model, dataset, epochs=config.finetune_epochs,
-                                  callbacks=[backup_and_restore(config, name)], verbose=config.verbose).history
+        validation = stream(config, sets["val"], config.image_size, labels=sets["val"].labels, batch_size=64,
+                            shuffle=False, normalize="imagenet")
+        history = engine.fit(
+            config, name, model, dataset, validation=validation, epochs=config.finetune_epochs,
+            optimizer=lambda steps: engine.make_optimizer(
+                "adamw", config.finetune_lr, schedule="cosine", steps_per_epoch=steps, epochs=config.finetune_epochs,
+                warmup_epochs=config.finetune_warmup_epochs, weight_decay=config.weight_decay),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy", keras.metrics.AUC(name="auc")],
+            monitor="loss" if config.finetune_monitor == "last" else config.finetune_monitor,
+            keep="last" if config.finetune_monitor == "last" else "best")
         result = {"loss": np.asarray(history["loss"])}
         for split, index in sets.items():
             if split == "train":
                 continue
-            frames = stream(config, index, config.image_size, shuffle=False, normalize="imagenet", target=None,
-                            batch_size=64)
-            result[f"{split}__probabilities"] = model.predict(frames, verbose=0)
+            result[f"{split}__probabilities"] = engine.predict(config, model, index, config.image_size,
+                                                               normalize="imagenet")
             result[f"{split}__labels"] = index.labels
         shown = sets[SAME_SITES] if SAME_SITES in sets else sets["val"]
         images = stream(config, shown.subset(np.arange(min(config.num_attention_images, len(shown)))),
@@ -411,28 +411,27 @@ def segment(config, data, strategy, gmml):
     """Trains UNETR for lung segmentation (§4.3) from scratch or from a GMML encoder; a resumable stage saved
     as `models/<strategy>.keras` (`unetr_scratch`, `unetr_ss_cxr`, `unetr_ss_in`). Segmentation sets are
     small (hundreds of images: Montgomery 138, Shenzhen + Belarus 663), so they are read into arrays."""
+    from keras_cxr.losses import DiceBCELoss
+    from keras_cxr.models import create_model
 
-    def train():
+    weights = {"unetr_scratch": None, "unetr_ss_cxr": gmml, "unetr_ss_in": _imagenet_gmml(config)}[strategy]
+    depth, size = config.depth, config.segmentation_image_size
+
+    def build():
         import keras
 
-        from keras_cxr.losses import DiceBCELoss
-        from keras_cxr.models import create_model, resolve_jit_compile
-        from keras_cxr.optimizers import AdamW
-
         keras.utils.set_random_seed(config.seed)
-        x, y = _segmentation_arrays(config, data["segmentation"]["train"])
-        weights = {"unetr_scratch": None, "unetr_ss_cxr": gmml, "unetr_ss_in": _imagenet_gmml(config)}[strategy]
-        depth = config.depth
-        model = create_model("unetr_vit_small", input_shape=x.shape[1:], weights=weights, name=strategy,
-                             feature_size=config.feature_size, taps=(depth // 4, depth // 2, 3 * depth // 4),
-                             **_vit_kwargs(config))
-        model.compile(optimizer=AdamW(config.segmentation_lr, weight_decay=config.segmentation_weight_decay),
-                      loss=DiceBCELoss(), jit_compile=resolve_jit_compile(config.jit_compile, model=model))
-        distributed.fit(model, x, y, batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs,
-                        callbacks=[backup_and_restore(config, strategy)], verbose=config.verbose)
-        return model
+        return create_model("unetr_vit_small", input_shape=(size, size, 1), weights=weights, name=strategy,
+                            feature_size=config.feature_size, taps=(depth // 4, depth // 2, 3 * depth // 4),
+                            **_vit_kwargs(config))
 
-    return stage(config, strategy, train)
+    model, _ = engine.fit_stage(
+        config, strategy, build, lambda: _segmentation_arrays(config, data["segmentation"]["train"]),
+        batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs, keep="last", monitor="loss",
+        optimizer=engine.make_optimizer("adamw", config.segmentation_lr, weight_decay=config.segmentation_weight_decay,
+                                        skip_weight_decay_1d=False),
+        loss=DiceBCELoss())
+    return model
 
 
 def _segmentation_arrays(config, index):
@@ -575,17 +574,14 @@ def run(config=None):
 
 
 def _steps(config):
-    from keras_cxr.report import plot_mask_outlines, plot_training_curves
+    from keras_cxr.report import plot_mask_outlines
 
     data = load_data(config)
     figures = os.path.join(config.output_dir, "figures")
-    gmml, history = (pretrain(config, data) if "ss_cxr" in config.strategies or "unetr_ss_cxr" in
-                     config.segmentation_strategies else (None, None))
+    gmml, _ = (pretrain(config, data) if "ss_cxr" in config.strategies or "unetr_ss_cxr" in
+               config.segmentation_strategies else (None, None))
     if gmml is not None:
         _reconstruction_figure(config, gmml, data["pretrain"], os.path.join(figures, "gmml_reconstruction.png"))
-        if history:
-            plot_training_curves(history, metrics=["loss"], title="GMML pretraining (masked L1)",
-                                 path=os.path.join(figures, "pretrain_gmml.png"))
     run_strategies, left_out = strategies(config)
     classification = {}
     for task in config.tasks:
@@ -594,8 +590,6 @@ def _steps(config):
             result = finetune(config, data, task, strategy, gmml)
             classification[task][strategy] = evaluate_classifier(config, result, f"{strategy} ({task})")
             _figures(config, task, strategy, result)
-            plot_training_curves({"loss": result["loss"]}, metrics=["loss"], title=f"fine-tuning {task} · {strategy}",
-                                 path=os.path.join(figures, f"finetune_{task}_{strategy}.png"))
     segmentation, outlines = {}, {}
     for strategy in config.segmentation_strategies:
         if strategy == "unetr_ss_in" and _imagenet_gmml(config) is None:
@@ -671,8 +665,9 @@ def _write_markdown(config, metrics):
                          f"{row['dice'][1]:.4f} | {row['hd95'][0]:.2f} ± {row['hd95'][1]:.2f} | "
                          f"{paper.get('iou', '—')} / {paper.get('dice', '—')} / {paper.get('hd95', '—')} |")
         lines.append("")
-    lines += ["## Figures", ""] + [f"![{f}](figures/{f})" for f in
-                                   sorted(os.listdir(os.path.join(config.output_dir, "figures")))]
+    lines += [*engine.learning_curves(config), "## Figures", ""] + [
+        f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
+        if not f.startswith("curves_")]
     return "\n".join(lines) + "\n"
 
 

@@ -15,15 +15,20 @@ import keras
 from keras_cxr.recipes import dual_mae
 
 class Slow(keras.callbacks.Callback):  # epochs of about a second, so the kill lands inside one
+    epochs_run = 0
+
     def on_train_batch_end(self, batch, logs=None):
         time.sleep(0.3)
+
+    def on_epoch_end(self, epoch, logs=None):
+        Slow.epochs_run += 1
 
 config = dual_mae.Config.quick(output_dir=sys.argv[1], cache_dir=sys.argv[2], phantom_pretrain_images=48,
                                image_size=32, resize_to=36, patch_size=8, embed_dim=32, depth=1, num_heads=2,
                                mlp_dim=64, decoder_dim=16, decoder_depth=1, decoder_num_heads=2,
                                pretrain_batch_size=16, pretrain_epochs=4, verbose=0)
 model, history = dual_mae.pretrain(config, dual_mae.load_data(config), "mae", 0.75, callbacks=[Slow()])
-print(json.dumps({"epochs_run": len(history["loss"]) if history else 0,
+print(json.dumps({"epochs_run": Slow.epochs_run, "history_epochs": len(history["loss"]),
                   "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}))
 """
 
@@ -59,8 +64,10 @@ def test_killed_pretraining_resumes_from_the_last_finished_epoch(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     result = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert result["epochs_run"] == 4 - finished  # only the epochs not finished before the kill
+    assert result["history_epochs"] == 4  # the stage's history keeps the epochs from before the kill
     assert result["iterations"] == 4 * 3  # 4 epochs of 48 images / batch 16: the same total as one run
     assert (out / "models" / "mae_mask75.keras").exists() and not backup.exists()
     again = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert json.loads(again.stdout.strip().splitlines()[-1])["epochs_run"] == 0  # the finished stage is loaded
+    loaded = json.loads(again.stdout.strip().splitlines()[-1])
+    assert loaded["epochs_run"] == 0 and loaded["history_epochs"] == 4  # the finished stage and its history load
