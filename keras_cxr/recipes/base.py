@@ -43,6 +43,9 @@ class RecipeConfig:
     image_cache: bool = False  # decode each dataset once into the uint8 cache (fast epochs on large folders)
     num_workers: int | None = None  # decoding threads (default: the number of CPUs)
     distributed: str = "auto"  # data-parallel: "auto" (torchrun / TF_CONFIG / several local GPUs on TF), "false"
+    # External test sets, NAME=PATH (repeatable; a bare PATH is named after its folder; one NAME given twice
+    # pools both folders): every recipe reports each beside its own test split (`named_test_sets`).
+    test_dir: tuple = ()
 
 
 def write_json(value, path):
@@ -234,6 +237,35 @@ def stream(config, index, image_size, **options):
         options.update(cache=os.path.join(cache_root(config.cache_dir), "images", f"{key}_{int(load)}px"),
                        cache_dtype="uint8", progress=bool(config.verbose))
     return make_dataset(index, image_size=image_size, **options)
+
+
+def named_test_dirs(config):
+    """{name: [paths]} from `config.test_dir`'s NAME=PATH entries (a bare PATH is named after its folder).
+
+    Example:
+    >>> named_test_dirs(RecipeConfig(test_dir=(".", "here=.", "here=.")))
+    {'.': ['.'], 'here': ['.', '.']}
+    """
+    named = {}
+    for entry in (config.test_dir,) if isinstance(config.test_dir, str) else tuple(config.test_dir or ()):
+        name, _, path = entry.partition("=") if "=" in entry else (os.path.basename(os.path.normpath(entry)), "", entry)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"--test-dir {entry!r}: {path!r} does not exist. Pass NAME=PATH with an existing "
+                                    "dataset folder (e.g. --test-dir pediatric=/data/pediatric_cxr).")
+        named.setdefault(name.strip(), []).append(path)
+    return named
+
+
+def named_test_sets(config, read):
+    """{name: DatasetIndex} of the external test sets: each folder of `named_test_dirs(config)` read with
+    `read(path) -> DatasetIndex` (the recipe's own label reading), capped by `max_images`, pooled per name."""
+    from keras_cxr.data import DatasetIndex
+
+    found = {}
+    for name, paths in named_test_dirs(config).items():
+        parts = [limit(read(path), config) for path in paths]
+        found[name] = parts[0] if len(parts) == 1 else DatasetIndex.concat(parts)
+    return found
 
 
 def limit(index, config):

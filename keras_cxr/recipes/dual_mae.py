@@ -45,7 +45,7 @@ import warnings
 import numpy as np
 
 from keras_cxr.recipes import engine
-from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
+from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
                           "vit_imagenet": 0.638, "resnet34_xray": 0.712, "vit_xray": 0.669, "mae": 0.735,
@@ -254,7 +254,27 @@ def load_data(config):
         if shared:
             warnings.warn(f"{len(shared)} patients of the official test split also have images outside it (e.g. "
                           f"{sorted(shared)[:3]}); their other images stay in train / validation.", stacklevel=2)
-    return {"pretrain": pretrain, "splits": splits, "class_names": index.class_names, "test_split": test_split}
+    external = named_test_sets(config, lambda path: _external_index(config, path, index.class_names))
+    return {"pretrain": pretrain, "splits": splits, "class_names": index.class_names, "test_split": test_split,
+            "external": external}
+
+
+def _external_index(config, path, class_names):
+    """An external test set (`--test-dir NAME=PATH`) read as the fine-tuning folder is (`--finetune-label-column`
+    or the layout's own labels), its columns put in the fine-tuning classes' order; a class the set does not
+    label is NaN there (left out of its AUCs)."""
+    from keras_cxr.data import DatasetIndex, index_any, index_labels_csv
+
+    found = index_labels_csv(path, label_column=config.finetune_label_column) if config.finetune_label_column \
+        and os.path.isfile(os.path.join(path, "labels.csv")) else index_any(path)
+    shared = [c for c in class_names if c in found.class_names]
+    if not shared:
+        raise ValueError(f"--test-dir {path!r} labels {found.class_names}, none of the fine-tuning classes "
+                         f"{class_names}; pass a folder labelled like the fine-tuning data (same --finetune-label-column).")
+    frame = found.frame.drop(columns=found.class_names)
+    for c in class_names:
+        frame[c] = found.frame[c].to_numpy(np.float64) if c in shared else np.nan
+    return DatasetIndex(frame, list(class_names), "multilabel")
 
 
 # ------------------------------------------------------------------------------------------- models
@@ -456,10 +476,13 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
         def predict(split):
             return engine.predict(config, model, data["splits"][split], config.image_size, normalize="imagenet")
 
-        return {"val": predict("val"), "test": predict("test"), "loss": np.asarray(history["loss"])}
+        external = {f"external__{n}": engine.predict(config, model, index, config.image_size, normalize="imagenet")
+                    for n, index in data.get("external", {}).items()}
+        return {"val": predict("val"), "test": predict("test"), "loss": np.asarray(history["loss"]), **external}
 
     result = stage(config, name, train, kind="npz")
-    return {"val": result["val"], "test": result["test"], "history": {"loss": result["loss"].tolist()}}
+    return {"val": result["val"], "test": result["test"], "history": {"loss": result["loss"].tolist()},
+            "external": {k[len("external__"):]: v for k, v in result.items() if k.startswith("external__")}}
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -530,6 +553,26 @@ def evaluate(config, data, predictions):
     for summary in results.values():
         summary.pop("seed_average_probabilities")
     return results
+
+
+def evaluate_external(data, predictions):
+    """Mean AUC (over the classes each `--test-dir` set labels with positives and negatives), mean ± sd over
+    seeds, per external set and method: {set: {method: (mean, sd)}}."""
+    from sklearn.metrics import roc_auc_score
+
+    found = {}
+    for set_name, index in data.get("external", {}).items():
+        y = index.labels
+        usable = [c for c in range(y.shape[1]) if len(np.unique(y[np.isfinite(y[:, c]), c])) == 2]
+        found[set_name] = {}
+        for method, runs in predictions.items():
+            values = []
+            for run in runs:
+                scores = run["external"][set_name]
+                values.append(np.mean([roc_auc_score(y[np.isfinite(y[:, c]), c], scores[np.isfinite(y[:, c]), c])
+                                       for c in usable]) if usable else np.nan)
+            found[set_name][method] = (float(np.mean(values)), float(np.std(values)))
+    return found
 
 
 def label_fraction_tables(config, data, pretrained, full):
@@ -618,7 +661,7 @@ def _steps(config):
                "methods_not_requested": [m for m in METHODS if m not in config.methods],
                "split_sizes": {"pretrain": len(data["pretrain"]),
                                **{k: len(v) for k, v in data["splits"].items()}},
-               "test_split": data["test_split"]}
+               "test_split": data["test_split"], "external": evaluate_external(data, predictions)}
     if config.mask_ratio_sweep:
         metrics["table_2"] = {}
         for method in ("mae", "dual_mae"):
@@ -703,6 +746,10 @@ def _write_markdown(config, metrics):
         if involved:
             lines += ["", f"These tests involve degenerate models ({', '.join(involved)}): their p-values compare "
                       "predictors that learned nothing and are not evidence about the method."]
+    for set_name, rows in metrics.get("external", {}).items():
+        lines += ["", f"### External test set `{set_name}`: mean AUC, mean ± sd over seeds (own test split beside it)",
+                  "", "| method | external | own test split |", "|---|---|---|"]
+        lines += [f"| {m} | {_mean_sd(v)} | {_mean_sd(table[m]['mean_auc'])} |" for m, v in rows.items()]
     if "table_2" in metrics:
         lines += ["", "## Table 2: mean AUC vs masking ratio (ours / paper)", ""]
         for method, row in metrics["table_2"].items():

@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 
 from keras_cxr.recipes import engine
-from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
+from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -191,8 +191,34 @@ def load_data(config):
     labelled.frame["_age"] = ages
     fractions = (1 - config.test_fraction - config.validation_fraction, config.validation_fraction, config.test_fraction)
     splits = split_index(labelled, fractions, config.seed)
+    external = named_test_sets(config, lambda path: _external_index(config, path, labelled.class_names))
     return {"pretrain": pretrain, "splits": splits, "class_names": labelled.class_names, "age_unit": unit,
-            "ages": {k: v.frame["_age"].to_numpy("float32") for k, v in splits.items()}}
+            "ages": {k: v.frame["_age"].to_numpy("float32") for k, v in splits.items()}, "external": external}
+
+
+def _external_index(config, path, class_names):
+    """An external test set (`--test-dir NAME=PATH`): a labels.csv folder read as `transfer_dir` is, its classes
+    those of the transfer data; ages from `age_column` where every row has one, else unknown (NaN: the
+    report gives no age metrics for that set)."""
+    from keras_cxr.data import DatasetIndex, index_labels_csv
+
+    csv = os.path.join(path, "labels.csv")
+    if not os.path.isfile(csv):
+        raise FileNotFoundError(f"--test-dir {path!r} has no labels.csv (filename, {config.label_column}[, "
+                                f"{config.age_column}] columns, images beside it).")
+    index = _one_hot_index(index_labels_csv(path, label_column=config.label_column))
+    if sorted(index.class_names) != sorted(class_names):
+        raise ValueError(f"--test-dir {path!r} has classes {index.class_names}; the transfer data has {class_names}. "
+                         "Pass a folder with the same conditions in --label-column.")
+    index = DatasetIndex(index.frame, list(class_names), "multiclass")  # the transfer data's column order
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            index, ages = read_ages(dataclasses.replace(config, drop_missing_age=False), index, csv)
+    except ValueError:  # no age column, or some ages missing: the set is evaluated on the condition only
+        ages = np.full(len(index), np.nan, "float32")
+    index.frame["_age"] = ages
+    return index
 
 
 def _disease_age_targets(dataset, num_classes):
@@ -273,37 +299,45 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
                              optimizer=engine.make_optimizer("adam", config.transfer_lr), loss=losses,
                              loss_weights=loss_weights, metrics={"disease": ["accuracy"]},
                              monitor=config.transfer_monitor, keep="best")
-        predicted = engine.predict(config, model, data["splits"]["test"], config.image_size)
-        return {"disease": predicted["disease"], "age": predicted["age"][:, 0], "loss": np.asarray(history["loss"])}
+        result = {"loss": np.asarray(history["loss"])}
+        for prefix, index in (("", data["splits"]["test"]),
+                              *((f"external__{n}__", i) for n, i in data.get("external", {}).items())):
+            predicted = engine.predict(config, model, index, config.image_size)
+            result.update({prefix + "disease": predicted["disease"], prefix + "age": predicted["age"][:, 0]})
+        return result
 
     return stage(config, name, train, kind="npz")
 
 
 # ------------------------------------------------------------------------------------------- evaluation
-def evaluate(config, data, runs):
+def evaluate(config, data, runs, split="test"):
     """Tables 1–2: per backbone × variant, mean ± sd over seeds of accuracy and macro recall, precision, F1
-    (Eq. 5–8), age MAE and R² (variants with an age head), and warnings for degenerate classifiers."""
+    (Eq. 5–8), age MAE and R² (variants with an age head, sets whose ages are all known), and warnings for
+    degenerate classifiers; on the test split, or on the external set named `split` (`--test-dir`)."""
     from sklearn.metrics import mean_absolute_error, r2_score
 
     from keras_cxr.metrics import classification_report
 
-    y = data["splits"]["test"].labels
-    ages = data["ages"]["test"]
+    index = data["splits"]["test"] if split == "test" else data["external"][split]
+    y, ages = index.labels, index.frame["_age"].to_numpy("float32")
+    prefix = "" if split == "test" else f"external__{split}__"
     results = {}
     for (backbone, variant), seeds in runs.items():
         rows, found = [], []
         for run in seeds:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                report = classification_report(y, run["disease"], class_names=data["class_names"], task="multiclass")
+                report = classification_report(y, run[prefix + "disease"], class_names=data["class_names"],
+                                               task="multiclass")
             never = [c for c, m in report["per_class"].items() if m["tp"] + m["fp"] == 0]
             if never and not found:
                 found.append(f"{backbone} {variant} never predicts {never}: its macro recall/precision/F1 are those "
                              "of a classifier that ignores those conditions.")
             row = {"accuracy": report["overall"]["accuracy"], "recall": report["macro"]["sensitivity"],
                    "precision": report["macro"]["precision"], "f1": report["macro"]["f1"]}
-            if variant != "ablation2":
-                row.update(age_mae=float(mean_absolute_error(ages, run["age"])), age_r2=float(r2_score(ages, run["age"])))
+            if variant != "ablation2" and np.isfinite(ages).all():
+                row.update(age_mae=float(mean_absolute_error(ages, run[prefix + "age"])),
+                           age_r2=float(r2_score(ages, run[prefix + "age"])))
             rows.append(row)
         summary = {k: (float(np.nanmean([r[k] for r in rows])), float(np.nanstd([r[k] for r in rows])))
                    for k in rows[0]}
@@ -385,7 +419,7 @@ def _steps(config):
                                          for seed in config.seeds]
     table = evaluate(config, data, runs)
     _figures(config, data, runs, table)
-    return {"table": table, "class_names": data["class_names"], "age_unit": data["age_unit"],
+    return {"table": table, "external": {name: evaluate(config, data, runs, name) for name in data["external"]}, "class_names": data["class_names"], "age_unit": data["age_unit"],
             "sizes": {"pretrain": len(data["pretrain"]), **{k: len(v) for k, v in data["splits"].items()}}}
 
 
@@ -424,6 +458,13 @@ def _write_markdown(config, metrics):
             reference = f" [{paper[VARIANTS.index(variant)]:.4f}]" if paper else ""
             cells.append(f"{r['accuracy'][0]:.4f} ± {r['accuracy'][1]:.4f}{reference}" if r else "—")
         lines.append(f"| {backbone} | " + " | ".join(cells) + " |")
+    for set_name, rows in metrics.get("external", {}).items():
+        lines += ["", f"## External test set `{set_name}`: accuracy and macro F1, mean ± sd (own test split beside it)",
+                  "", "| model | accuracy (external / own) | F1 (external / own) |", "|---|---|---|"]
+        for key, r in rows.items():
+            own = table[key]
+            lines.append(f"| {key} | {r['accuracy'][0]:.4f} ± {r['accuracy'][1]:.4f} / {own['accuracy'][0]:.4f} | "
+                         f"{r['f1'][0]:.4f} ± {r['f1'][1]:.4f} / {own['f1'][0]:.4f} |")
     lines += ["", *engine.learning_curves(config), "## Figures", ""] + [
         f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
         if not f.startswith("curves_")]

@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 from keras_cxr.recipes import engine
-from keras_cxr.recipes.base import RecipeConfig, limit, run_recipe, split_index, stage, stream
+from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
 TASKS = ("covid_vs_noncovid", "healthy_vs_pathology", "pneumonia_vs_healthy", "pneumonia_vs_covid",
@@ -76,7 +76,6 @@ class Config(RecipeConfig):
     pretrain_dir: tuple = ()  # §4.1: COVIDx CXR-3 without labels (any folders; COHEN/ACTMED rows dropped)
     classify_dir: str | None = None  # §4.1: COVIDx CXR-3 (train.txt / test.txt), Kermany, or a labels.csv folder
     label_column: str | None = None  # labels.csv folders: the categorical column (default "label")
-    test_dir: tuple = ()  # §4.2: extra test sets as NAME=PATH (repeat: unseen=A unseen=B pediatric=C)
     exclude_sources: tuple = ("cohen", "actmed")  # §4.1: held out of pretraining and fine-tuning → "unseen"
     segmentation_dir: str | None = None  # §4.3: Shenzhen + Belarus (any lung-mask layout)
     segmentation_test_dir: str | None = None  # §4.3: Montgomery (else 20 % of segmentation_dir)
@@ -170,18 +169,6 @@ def _drop_sources(config, index):
     return kept, (held if len(held) else None)
 
 
-def _named_test_dirs(config):
-    """{name: [paths]} from NAME=PATH entries (a bare PATH is named after its folder)."""
-    named = {}
-    for entry in _dirs(config.test_dir):
-        name, _, path = entry.partition("=") if "=" in entry else (os.path.basename(os.path.normpath(entry)), "", entry)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"--test-dir {entry!r}: {path!r} does not exist. Pass NAME=PATH with an existing "
-                                    "dataset folder (e.g. --test-dir pediatric=/data/pediatric_cxr).")
-        named.setdefault(name.strip(), []).append(path)
-    return named
-
-
 def _canonical(index):
     from keras_cxr.data import canonical_labels, phantom_canonical_labels
 
@@ -250,9 +237,7 @@ def load_data(config):
         if held is not None:
             tests["unseen"] = held
             notes.append(f"sources {list(config.exclude_sources)}: {len(held)} images held out as the 'unseen' test set")
-    for name, paths in _named_test_dirs(config).items():
-        parts = [limit(_labelled_index(config, p), config) for p in paths]
-        tests[name] = parts[0] if len(parts) == 1 else DatasetIndex.concat(parts)
+    tests.update(named_test_sets(config, lambda path: _labelled_index(config, path)))  # §4.2: unseen sites
 
     if config.segmentation_dir:
         pairs = index_segmentation(config.segmentation_dir)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_cxr.recipes import ss_cxr
+from keras_cxr.recipes.base import named_test_dirs
 
 # 64 px: UNETR needs patch 16 and a 4 × 4 grid at least; a 4-block ViT (taps 1, 2, 3)
 TINY = dict(phantom_pretrain_images=48, phantom_classify_images=120, phantom_pediatric_images=40,
@@ -108,10 +109,10 @@ def test_covidx_sources_are_held_out_as_the_unseen_test_set(tmp_path):
 
 def test_named_test_dirs_and_a_missing_one(tmp_path):
     config = ss_cxr.Config.quick(test_dir=(f"unseen={tmp_path}", f"unseen={tmp_path}", str(tmp_path)))
-    named = ss_cxr._named_test_dirs(config)
+    named = named_test_dirs(config)
     assert named == {"unseen": [str(tmp_path)] * 2, tmp_path.name: [str(tmp_path)]}
     with pytest.raises(FileNotFoundError, match="pediatric=/nowhere"):
-        ss_cxr._named_test_dirs(ss_cxr.Config.quick(test_dir=("pediatric=/nowhere",)))
+        named_test_dirs(ss_cxr.Config.quick(test_dir=("pediatric=/nowhere",)))
     with pytest.raises(ValueError, match="Unknown strategy"):
         ss_cxr.strategies(ss_cxr.Config.quick(strategies=("ss_cxr", "dino")))
 
