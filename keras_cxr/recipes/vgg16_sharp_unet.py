@@ -93,6 +93,7 @@ class Config(RecipeConfig):
     # Pretext model and training (§2.3.1).
     width_multiplier: float = 1.0  # §2.3.1: 64-128-256-512-512 filters
     pretext_learning_rate: float = 1e-3  # §2.3.1 Adam
+    pretext_l1_weight: float = 0.0  # §2.3.1: SSIM loss alone (> 0 adds L1, `SSIMLoss(l1_weight=...)`; the quick preset)
     plateau_factor: float = 0.5  # §2.3.1
     plateau_patience: int = 10  # §2.3.1
     min_learning_rate: float = 1e-6  # §2.3.1
@@ -131,7 +132,8 @@ class Config(RecipeConfig):
         """
         values = dict(
             output_dir="runs/vgg16_sharp_unet_quick", phantom_pretext_images=400, phantom_classify_images=1200,
-            image_size=64, width_multiplier=0.125, pretext_epochs=8, pretext_learning_rate=2e-3, pretext_batch_size=16,
+            image_size=64, width_multiplier=0.125, pretext_epochs=15, pretext_learning_rate=2e-3, pretext_l1_weight=3.0,
+            pretext_batch_size=16,
             classifier_optimizer="adam", classifier_learning_rate=3e-4, classifier_epochs=15, classifier_batch_size=16,
             ensemble_epochs=5, baseline_weights="none", segmentation_epochs=2, num_cam_images=4, verbose=2,
             jit_compile="false",  # tiny models, few steps: XLA compiling costs more than it saves
@@ -398,7 +400,8 @@ def pretrain(config, data, task):
         lambda: stream(config, splits["train"], config.image_size, seed=config.seed, **pairs),
         validation=lambda: stream(config, splits["val"], config.image_size, shuffle=False, seed=config.seed + 1, **pairs),
         epochs=config.pretext_epochs, optimizer=engine.make_optimizer("adam", config.pretext_learning_rate),
-        loss=SSIMLoss(), metrics=["mse", "mae", PSNR(), SSIM()], monitor="val_loss", plateau=_plateau(config))
+        loss=SSIMLoss(l1_weight=config.pretext_l1_weight), metrics=["mse", "mae", PSNR(), SSIM()], monitor="val_loss",
+        plateau=_plateau(config))
     scores = {"psnr": [], "ssim": [], "haarpsi": [], "degraded_psnr": [], "degraded_ssim": []}
     examples = None
     test = stream(config, splits["test"], config.image_size, shuffle=False, seed=config.seed + 2,

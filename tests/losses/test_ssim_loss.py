@@ -50,3 +50,18 @@ def test_one_training_step_reduces_the_loss(padding):
     after = float(model.evaluate(noisy, clean, batch_size=8, verbose=0))
     assert np.isfinite(before) and after < before
     assert all(np.all(np.isfinite(c(w))) for w in model.trainable_weights)
+
+
+def test_l1_term_adds_the_mean_absolute_error_per_image():
+    """SSIM + L1 (Zhao et al. 2017): 1 − SSIM from scikit-image plus the weighted per-image MAE."""
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(3)
+    clean = rng.random((2, 24, 24, 1)).astype("float32")
+    restored = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype("float32")
+    expected = [1 - structural_similarity(c[..., 0], r[..., 0], data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                          use_sample_covariance=False) + 0.5 * np.mean(np.abs(c - r))
+                for c, r in zip(clean, restored)]
+    found = keras.ops.convert_to_numpy(SSIMLoss(l1_weight=0.5, reduction="none")(clean, restored))
+    np.testing.assert_allclose(found, expected, atol=1e-4)
+    assert SSIMLoss.from_config(SSIMLoss(l1_weight=0.5).get_config()).l1_weight == 0.5
