@@ -6,6 +6,7 @@ True
 """
 from keras_cxr.models.registry import create_model, list_models, model_entry, register_model, unregister_model
 from keras_cxr.models.contract import HEAD_ACTIVATIONS, classification_head, validate_input_shape
+from keras_cxr.models.batch_norm import BATCH_NORM_MOMENTUM, batch_norm_momenta, set_batch_norm_momentum
 from keras_cxr.models.weights import copy_weights, load_weights
 from keras_cxr.models.features import FEATURE_LEVELS, feature_extractor, feature_levels, register_feature_levels
 from keras_cxr.models.vit import PRESETS, TokenPooling, ViT, vit, vit_base, vit_small, vit_tiny

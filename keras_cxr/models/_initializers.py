@@ -15,7 +15,8 @@ def conv_init(mode="fan_in"):
     on the registry test's 4-image 64 × 64 batch, one SGD step of 1e-4 raised the loss for seeds 0–2 of
     ResNeXt-50 (both backends) and seed 2 of HRNet-W32 (torch) with fan-out, for none of seeds 0–5 / 0–2
     with fan-in. `mode="fan_out"` is torchvision's choice, kept for `resnet34`, whose
-    torchvision weights it loads.
+    torchvision weights it loads, and for the VGGs (`vgg16_features`, VGG-19, the Sharp U-Net's ReLU
+    convolutions), which have no batch normalization and follow torchvision's VGG init.
     """
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out'; received {mode!r}.")

@@ -11,12 +11,21 @@ Where the Keras definitions differ from the reference implementations the papers
 the original authors): Keras' ResNet-50 convolutions carry biases (25,636,712 parameters with the
 1000-class head, torchvision's 25,557,032); Keras' VGG19 top is two 4096-wide dense layers on a flattened
 7 × 7 map, ours (as every builder here) is global average pooling + one dense layer.
+
+Two defaults differ from keras.applications', for training from a few hundred steps (chest X-ray sets are
+small): every BatchNormalization gets momentum 0.9 instead of 0.99 (MobileNetV2: 0.999), so inference mode
+uses statistics of the trained network (`keras_cxr.models.batch_norm`); and with random weights VGG19's
+convolutions are He-initialized with the fan-out, biases zero, as torchvision initializes VGG (Keras' glorot
+default roughly halves the signal's variance at each of the 16 ReLU convolutions of this BN-free stack; our
+VGG-16 with glorot kernels stayed at loss ln 2 under SGD). Pretrained weights are loaded unchanged.
 """
 
 import keras
 import numpy as np
 
 from keras_cxr.layers.grayscale_to_rgb import GrayscaleToRGB
+from keras_cxr.models._initializers import conv_init
+from keras_cxr.models.batch_norm import set_batch_norm_momentum
 from keras_cxr.models.contract import classification_head, validate_head, validate_input_shape
 from keras_cxr.models.features import register_feature_levels
 from keras_cxr.models.registry import register_model
@@ -43,6 +52,21 @@ APPLICATIONS = {
     "resnet50": ("ResNet50", _CAFFE, 32, {"P1": "conv1_relu", "P2": "conv2_block3_out", "P3": "conv3_block4_out",
                                           "P4": "conv4_block6_out", "P5": "conv5_block3_out"}, 25_636_712),
 }
+# Backbones without batch normalization, whose random convolutions are He-initialized (fan-out, torchvision's VGG).
+_HE_INITIALIZED = ("vgg19",)
+
+
+def _he_initialize(model):
+    """Re-draws every Conv2D kernel of `model` He-normal by the fan-out, biases zero (torchvision's VGG:
+    `kaiming_normal_(mode="fan_out", nonlinearity="relu")`); the initializer is stored on the layer too, so its
+    config (and `keras.models.clone_model`) says what the weights were drawn from."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            layer.kernel_initializer = conv_init("fan_out")
+            layer.bias_initializer = keras.initializers.Zeros()
+            layer.kernel.assign(layer.kernel_initializer(tuple(layer.kernel.shape), dtype=layer.kernel.dtype))
+            if layer.use_bias:
+                layer.bias.assign(keras.ops.zeros(tuple(layer.bias.shape), dtype=layer.bias.dtype))
 
 
 def _application(key):
@@ -77,15 +101,22 @@ def _application(key):
             first = next(layer for layer in base.layers if isinstance(layer, keras.layers.Conv2D))
             kernel, *rest = first.get_weights()
             first.set_weights([np.ascontiguousarray(kernel[:, :, ::-1, :]), *rest])
+        if not imagenet and key in _HE_INITIALIZED:
+            _he_initialize(base)
+        set_batch_norm_momentum(base)
         model = keras.Model(inputs, classification_head(base.output, num_classes, head), name=name)
         return model if imagenet else load_weights(model, weights, builder=key)
 
     builder.__name__ = builder.__qualname__ = key
+    init = ("; random convolutions He-normal by the fan-out, biases zero (torchvision's VGG init)"
+            if key in _HE_INITIALIZED else "")
     builder.__doc__ = f"""`keras.applications.{constructor}` (include_top=False, global average pooling) in the builder
     contract: `input_shape=(224, 224, 1)` in [0, 1] (sides >= {min_side}), `num_classes=0` → pooled features,
     `head_activation`, `weights` (None, "imagenet": Keras' file, fetched or read from its cache, with a
     `GrayscaleToRGB` adapter and the ImageNet scaling in front; or a .weights.h5 / .keras file / model to copy
-    from), `name`. Feature levels: {", ".join(levels)} (`keras_cxr.models.feature_extractor`).
+    from), `name`. BatchNormalization momentum 0.9 (`keras_cxr.models.batch_norm`: Keras' 0.99 needs thousands
+    of steps before inference mode tracks the trained network){init}. Feature levels: {", ".join(levels)}
+    (`keras_cxr.models.feature_extractor`).
     """
     test = {"input_shape": (max(64, min_side + 1), max(64, min_side + 1), 1), "num_classes": 2,
             "head_activation": "softmax"}

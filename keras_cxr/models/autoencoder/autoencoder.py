@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_cxr.models.batch_norm import BATCH_NORM_MOMENTUM
 from keras_cxr.models.contract import output_dtype, validate_input_shape
 from keras_cxr.models.features import feature_extractor, feature_levels
 from keras_cxr.models.registry import create_model
@@ -24,7 +25,9 @@ def autoencoder(backbone="resnet50", input_shape=(224, 224, 1), weights=None, na
     al. 2011; Ronneberger et al. 2015 — paper 002's Fig. 3 shows only E → Z → D): per ×2 step a 3 × 3
     `Conv2DTranspose` (stride 2) + BatchNorm + ReLU, widths `decoder_filters` (repeated from the last when
     there are more steps), then a 3 × 3 convolution to one sigmoid channel. Backbones whose 'valid'
-    convolutions trim the map (Xception) are resized back to the input size by a final `Resizing`.
+    convolutions trim the map (Xception) are resized back to the input size by a final `Resizing`. BatchNorm
+    momentum 0.9, as in every registered backbone (`keras_cxr.models.batch_norm`: inference mode then tracks
+    the trained network within a few hundred steps).
     Trained with L1 (Eq. 1: `keras.losses.MeanAbsoluteError`) on clean images (input = target).
 
     The encoder is the nested model `encoder` (`model.get_layer("encoder")`): transfer it with
@@ -68,7 +71,7 @@ def autoencoder(backbone="resnet50", input_shape=(224, 224, 1), weights=None, na
         width_step = filters[min(step, len(filters) - 1)]
         x = keras.layers.Conv2DTranspose(width_step, 3, strides=2, padding="same", use_bias=False,
                                          name=f"decoder_up{step}")(x)
-        x = keras.layers.BatchNormalization(name=f"decoder_bn{step}")(x)
+        x = keras.layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, name=f"decoder_bn{step}")(x)
         x = keras.layers.ReLU(name=f"decoder_relu{step}")(x)
     if tuple(x.shape[1:3]) != (height, width):
         x = keras.layers.Resizing(height, width, name="decoder_resize")(x)

@@ -3,6 +3,7 @@
 import keras
 
 from keras_cxr.layers.sharpening import SharpeningConv2D
+from keras_cxr.models._initializers import conv_init
 from keras_cxr.models.contract import HEAD_ACTIVATIONS, output_dtype, validate_input_shape
 from keras_cxr.models.registry import register_model
 from keras_cxr.models.vgg.vgg16 import VGG16_BLOCKS, scaled_filters, vgg16_features
@@ -27,6 +28,8 @@ def vgg16_sharp_unet(input_shape=(224, 224, 1), num_classes=1, head_activation="
     `decoder{d}_upconv`) with 512, 256, 128, 64 filters, concatenation with the sharpened skip
     (`decoder{d}_concat`), then 3, 3, 2, 2 convolutions 3 × 3 + ReLU (`decoder{d}_conv{i}`). Output: one
     3 × 3 convolution with `num_classes` filters (1: the restored image) and a sigmoid (`reconstruction`).
+    The ReLU convolutions, encoder and decoder, are He-normal by the fan-out with zero biases (torchvision's VGG
+    init; see `vgg16_features`), the linear up-convolutions and the output convolution keep Keras' glorot.
     At width 1 and 224 × 224 × 1 the model has 28,803,905 parameters (14,713,536 in the encoder).
 
     Args:
@@ -70,7 +73,8 @@ def vgg16_sharp_unet(input_shape=(224, 224, 1), num_classes=1, head_activation="
         skip = SharpeningConv2D(name=f"block{block}_sharpen")(levels[f"P{block - 1}"])
         x = keras.layers.Concatenate(axis=-1, name=f"decoder{decoder}_concat")([x, skip])
         for i in range(1, num_convs + 1):
-            x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"decoder{decoder}_conv{i}")(x)
+            x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                                    kernel_initializer=conv_init("fan_out"), name=f"decoder{decoder}_conv{i}")(x)
     activation = None if head_activation == "linear" else head_activation
     outputs = keras.layers.Conv2D(int(num_classes), 3, padding="same", activation=activation, name="reconstruction",
                                   dtype=output_dtype())(x)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from keras_cxr.layers.grayscale_to_rgb import GrayscaleToRGB
+from keras_cxr.models._initializers import conv_init
 from keras_cxr.models.contract import classification_head, validate_head, validate_input_shape
 from keras_cxr.models.registry import register_model
 from keras_cxr.models.weights import copy_weights, load_weights
@@ -30,7 +31,11 @@ def vgg16_features(x, width_multiplier=1.0, pool_last=False):
     """Applies the VGG-16 convolutional blocks to the symbolic tensor `x`.
 
     Layers are named as in `keras.applications.VGG16` (`block{b}_conv{i}`, `block{b}_pool`), so ImageNet
-    weights copy by name and `block5_conv3` is the deepest convolution.
+    weights copy by name and `block5_conv3` is the deepest convolution. Kernels are He-normal by the fan-out,
+    biases zero, as torchvision initializes VGG (`kaiming_normal_(mode="fan_out", nonlinearity="relu")`): with
+    Keras' glorot-uniform default the 13 ReLU convolutions without batch normalization shrink the signal at each
+    layer, and at width 1/8 the network did not train at all (binary cross-entropy stuck at ln 2 under SGD and
+    Adam). Loaded weights (ImageNet, files) replace the draws unchanged.
 
     Args:
         x: symbolic (batch, height, width, channels) tensor.
@@ -45,7 +50,7 @@ def vgg16_features(x, width_multiplier=1.0, pool_last=False):
     for block, (filters, num_convs) in enumerate(VGG16_BLOCKS, start=1):
         for i in range(1, num_convs + 1):
             x = keras.layers.Conv2D(scaled_filters(filters, width_multiplier), 3, padding="same", activation="relu",
-                                    name=f"block{block}_conv{i}")(x)
+                                    kernel_initializer=conv_init("fan_out"), name=f"block{block}_conv{i}")(x)
         levels[f"P{block - 1}"] = x
         if block < len(VGG16_BLOCKS) or pool_last:
             x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
