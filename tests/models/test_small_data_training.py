@@ -29,6 +29,8 @@ CLASSIFIERS = [name for name in list_models() if name not in NOT_CLASSIFIERS]
 SEED = 0
 BATCH = 16
 STEPS = 100  # 10 epochs of 10 batches: keras.applications' momentum 0.99 still holds 0.99**100 = 37 % of its start
+# Steps where 100 left the training loss above 0.5 ln 2 although inference-mode AUC was 1 (slow to sharpen).
+MORE_STEPS = {"vgg19": 200, "vit_small": 200, "vit_base": 200}
 # Adam's learning rate: Keras' default 1e-3, except where 1e-3 diverged to a constant output on seed 0 or 1:
 # the BN-free VGGs (all ReLUs dead) and the ViTs without warm-up (ViT-S: loss 7.3 -> 8.1).
 LEARNING_RATES = {"vgg16": 3e-4, "vgg19": 3e-4, "vit_tiny": 1e-4, "vit_small": 1e-4, "vit_base": 1e-4}
@@ -38,12 +40,11 @@ CHANCE = math.log(2)
 # VGG-19 at 32 × 32 (full width, no BN: a quarter of the cost).
 SIDES = {"vgg19": 32}
 EXTRA = {"vgg16": {"width_multiplier": 0.125}}  # the width whose glorot init did not train under SGD
-# Seconds for the 100 steps, measured on the 2-core CI-sized machine (torch / TensorFlow, one thread): the default
-# run trains the cheap ones; `pytest -m slow` the rest (their BN momentum is checked in the default run by
-# test_every_batch_normalization_has_momentum_0_9, and their one-step training by tests/models/test_registry.py).
 # In the default run: one model per family (our BN CNN, keras.applications with its BN momenta, the BN-free
 # VGG, a ViT); the other registered classifiers train in `pytest -m slow` (CI budget).
 FAST = ("resnet34", "mobilenet_v2", "vgg16", "vit_tiny")
+# Seconds each (torch, one thread, 2 shared cores): resnet34 158, mobilenet_v2 55, vgg16 10, vit_tiny 24; the slow
+# ones' BN momentum is checked in the default run by test_every_batch_normalization_has_momentum_0_9.
 SLOW = tuple(name for name in CLASSIFIERS if name not in FAST)
 
 
@@ -68,10 +69,11 @@ def _classifier(name, side):
                         **EXTRA.get(name, {}))
 
 
-def train_toy_classifier(name, seed=SEED, steps=STEPS):
-    """Trains `name` with `model.fit` (Adam, batch 16) for `steps` steps on 160 toy images; returns the
-    training losses per epoch, the inference-mode and training-mode probabilities of 64 held-out images, and
-    their labels."""
+def train_toy_classifier(name, seed=SEED, steps=None):
+    """Trains `name` with `model.fit` (Adam, batch 16) for `steps` steps (default: `MORE_STEPS` or `STEPS`) on
+    160 toy images; returns the training losses per epoch, the inference-mode and training-mode probabilities
+    of 64 held-out images, and their labels."""
+    steps = steps or MORE_STEPS.get(name, STEPS)
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     side = _side(name)
@@ -170,12 +172,14 @@ def test_vgg19_imagenet_weights_are_loaded_unchanged(monkeypatch):
     np.testing.assert_array_equal(c(model.get_layer("block1_conv1").kernel), drawn["block1_conv1"][:, :, ::-1])
 
 
+@pytest.mark.slow  # 200 steps, ~15 s on TensorFlow; the default run checks the init (test_vgg_convolutions_...)
 def test_vgg16_at_one_eighth_width_learns_under_sgd():
-    """torchvision's VGG recipe optimizer (SGD, momentum 0.9, lr 0.01; gradients clipped to norm 1): with glorot
-    kernels the 1/8-width VGG-16 stayed at ln 2 for 300 steps on seeds 0-4; He fan-out kernels learn."""
+    """torchvision's VGG recipe optimizer (SGD, momentum 0.9, lr 0.01; gradients clipped to norm 1), 200 steps:
+    measured on torch for seeds 0-4, He fan-out kernels reached a loss below 0.16 on every seed, glorot kernels
+    stayed above 0.68 on every seed (three of them at ln 2 for 300 steps)."""
     keras.utils.set_random_seed(SEED)
     x, y = _squares(BATCH * 10, 32, np.random.default_rng(SEED))
     model = _classifier("vgg16", 32)
     model.compile(optimizer=keras.optimizers.SGD(1e-2, momentum=0.9, clipnorm=1.0), loss="binary_crossentropy")
-    history = model.fit(x, y, batch_size=BATCH, epochs=30, verbose=0).history["loss"]
+    history = model.fit(x, y, batch_size=BATCH, epochs=20, verbose=0).history["loss"]
     assert min(history) < 0.5 * CHANCE, history
