@@ -137,7 +137,8 @@ def mae_pretrain_augmentation(image_size=224, resize_to=256, scale=(0.5, 1.0), s
 
 
 def randaugment(magnitude=6, num_ops=2, seed=None):
-    """RandAugment at `magnitude` on the 0–10 scale (paper 000 fine-tuning: 6) for [0, 1] images.
+    """RandAugment at `magnitude` on the 0–10 scale (paper 000 fine-tuning: 6) for [0, 1] images, or None
+    (no augmentation) at magnitude 0.
 
     Returns `keras_cxr.layers.RandAugment(magnitude, num_ops, value_range=(0, 1))`: Keras' RandAugment with
     bounded, symmetric geometry and no in-place writes on torch (see that layer). Call it on batches
@@ -153,4 +154,6 @@ def randaugment(magnitude=6, num_ops=2, seed=None):
     """
     from keras_cxr.layers.rand_augment import RandAugment
 
+    if magnitude <= 0:  # "off" rather than a layer of identity-strength ops that still costs ~8 ms per image
+        return None
     return RandAugment(magnitude=magnitude, num_ops=num_ops, value_range=(0, 1), seed=seed)

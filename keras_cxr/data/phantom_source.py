@@ -24,9 +24,11 @@ def _phantom_version():
     return hashlib.sha1(inspect.getsource(phantom).encode()).hexdigest()[:10]
 
 
-def phantom_folder(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), cache_dir=None, progress=None):
-    """The folder of `make_phantom_dataset(num_images, image_size, seed, age_range=age_range)` written as
-    PNG files + `labels.csv` (`PhantomDataset.save`), drawn the first time and reused afterwards.
+def phantom_folder(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), cache_dir=None, progress=None,
+                   prevalence=None):
+    """The folder of `make_phantom_dataset(num_images, image_size, seed, age_range=age_range,
+    prevalence=prevalence)` written as PNG files + `labels.csv` (`PhantomDataset.save`), drawn the first
+    time and reused afterwards.
 
     The folder name holds every argument and a hash of the phantom's code; it is written under a temporary
     name and renamed when complete, so an interrupted write is never mistaken for a finished one.
@@ -41,13 +43,15 @@ def phantom_folder(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), ca
 
     key = (f"phantom_n{int(num_images)}_px{int(image_size)}_seed{int(seed)}_age{float(age_range[0]):g}-"
            f"{float(age_range[1]):g}_{_phantom_version()}")
+    if prevalence is not None:  # the default prevalence keeps the folder names of earlier versions
+        key += "_prevalence" + hashlib.sha1(json.dumps(prevalence, sort_keys=True).encode()).hexdigest()[:8]
     folder = os.path.join(cache_root(cache_dir), "phantom", key)
     if os.path.isfile(os.path.join(folder, "labels.csv")):
         return folder
     partial = f"{folder}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     make_phantom_dataset(int(num_images), image_size=int(image_size), seed=int(seed),
-                         age_range=tuple(age_range)).save(partial, progress=progress)
+                         age_range=tuple(age_range), prevalence=prevalence).save(partial, progress=progress)
     os.makedirs(os.path.dirname(folder), exist_ok=True)
     try:
         os.replace(partial, folder)
@@ -56,12 +60,13 @@ def phantom_folder(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), ca
     return folder
 
 
-def phantom_index(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), labels="findings", cache_dir=None):
+def phantom_index(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), labels="findings", cache_dir=None,
+                  prevalence=None):
     """The phantom as a `DatasetIndex` over its cached files, with lung masks (`mask_path`) and ground-truth
     boxes (`boxes` column: lists of `keras_cxr.data.Box`, in pixels of `image_size`).
 
     Args:
-        num_images, image_size, seed, age_range: as `make_phantom_dataset`.
+        num_images, image_size, seed, age_range, prevalence: as `make_phantom_dataset`.
         labels: "findings" (multi-label, one column per finding: all zeros = normal) or "abnormal" (binary).
         cache_dir: the cache root (see `cache_root`).
 
@@ -80,7 +85,7 @@ def phantom_index(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), lab
 
     if labels not in ("findings", "abnormal"):
         raise ValueError(f"labels must be 'findings' or 'abnormal'; received {labels!r}.")
-    folder = phantom_folder(num_images, image_size, seed, age_range, cache_dir)
+    folder = phantom_folder(num_images, image_size, seed, age_range, cache_dir, prevalence=prevalence)
     index = index_labels_csv(folder, "abnormal")
     table = pd.read_csv(os.path.join(folder, "labels.csv"), dtype=str, keep_default_na=False)
     frame = index.frame

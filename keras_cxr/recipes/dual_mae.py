@@ -65,7 +65,7 @@ PAPER_TABLE_6 = {"resnet34_scratch": {0.1: 0.551, 0.5: 0.639, 1.0: 0.667}, "vit_
 # MAE(X-ray) and dual-MAE(X-ray).
 METHODS = ("resnet34_scratch", "vit_scratch", "resnet34_imagenet", "vit_imagenet", "resnet34_xray", "vit_xray",
            "mae", "dual_mae")
-QUICK_METHODS = ("resnet34_scratch", "vit_scratch", "mae", "dual_mae")  # Config.quick(): 4 of the 8, to stay fast
+QUICK_METHODS = ("vit_scratch", "mae", "dual_mae")  # Config.quick(): the ViT beside its pretrained twins, to stay fast
 # Registered models (keras_cxr.models.list_models()) of each method: pretraining, then fine-tuning (§IV.B).
 PRETRAINING_MODELS = {"mae": "mae_vit_small", "dual_mae": "dual_mae_vit_small", "resnet34_xray": "resnet34",
                       "vit_xray": "vit_small"}
@@ -133,17 +133,28 @@ class Config(RecipeConfig):
 
     @classmethod
     def quick(cls, **overrides):
-        """Minutes on a 2-core CPU: phantom, 64 px, patch 8, a 2-block ViT, a few epochs, one seed; Tables 5-6
-        only at 100 % of the labels (the main run, no extra training); 4 of the 8 methods (`QUICK_METHODS`:
-        both backbones from scratch, MAE, dual-MAE), so the ImageNet and X-ray-pretrained baselines are
-        skipped and the report says so (pass `methods=METHODS` / `--methods ...` to run them)."""
-        values = dict(output_dir="runs/dual_mae_quick", phantom_pretrain_images=160, phantom_finetune_images=200,
+        """Minutes on a 2-core CPU: phantom, 64 px, patch 8, a 2-block ViT, one seed; Tables 5-6 only at 100 %
+        of the labels (the main run, no extra training); 3 of the 8 methods (`QUICK_METHODS`: the ViT from
+        scratch beside MAE and dual-MAE), so ResNet-34 and the ImageNet and X-ray-pretrained baselines are
+        skipped and the report says so (pass `methods=METHODS` / `--methods ...` to run them).
+
+        Departures from the paper's fine-tuning, for a ViT that learns from 1,000 images in 30 epochs (with the
+        paper's RandAugment m6, DropPath 0.2 and 3 epochs the ViT's validation AUC stayed at 0.52-0.58):
+        no RandAugment, no DropPath, lr 2e-3 (batch 32) with a 3-epoch warm-up, 30 epochs. Pretraining: 2,000
+        adult phantom images x 8 epochs (MAE's loss falls 1.65 -> 1.13, dual-MAE's 3.85 -> 2.34; with 600
+        images x 8 epochs MAE and dual-MAE fine-tuned to mean AUC 0.70-0.73 only).
+
+        Measured (PyTorch, seed 0, 2-core AMD EPYC, one thread, beside another job: 255 s for the two
+        pretrainings and fine-tunings): test mean AUC ViT from scratch 0.78, MAE 0.78, dual-MAE 0.76
+        (`tests/recipes/test_quick_presets.py` asserts >= 0.70)."""
+        values = dict(output_dir="runs/dual_mae_quick", phantom_pretrain_images=2000, phantom_finetune_images=1600,
                       image_size=64, resize_to=72, patch_size=8, embed_dim=64, depth=2, num_heads=2, mlp_dim=128,
                       decoder_dim=32, decoder_depth=1, decoder_num_heads=2, pretrain_batch_size=32,
-                      pretrain_epochs=3, pretrain_warmup_epochs=1, pretrain_base_lr=1.5e-3, finetune_batch_size=32,
-                      finetune_epochs=3, finetune_warmup_epochs=1, seeds=(0,), bootstrap_resamples=200, verbose=2,
+                      pretrain_epochs=8, pretrain_warmup_epochs=1, pretrain_base_lr=1.5e-3, finetune_batch_size=32,
+                      finetune_epochs=30, finetune_warmup_epochs=3, finetune_lr=2e-3, randaugment_magnitude=0,
+                      drop_path_rate=0.0, seeds=(0,), bootstrap_resamples=200, verbose=2,
                       label_fractions=(1.0,), table_6_fractions=(1.0,),  # Tables 5-6 from the main run only
-                      methods=QUICK_METHODS,  # 4 of the 8 methods; the report lists the others as not requested
+                      methods=QUICK_METHODS,  # 3 of the 8 methods; the report lists the others as not requested
                       jit_compile="false")  # tiny models, few steps: XLA compiling costs more than it saves
         values.update(overrides)
         return cls(**values)

@@ -64,6 +64,10 @@ PAPER_TABLES = {  # accuracy (%) per test paradigm, Tables 1–4
 PAPER_TABLE_5 = {"unetr_scratch": {"iou": 0.8566, "dice": 0.9227, "hd95": 16.70},
                  "unetr_ss_in": {"iou": 0.8963, "dice": 0.9453, "hd95": 9.07},
                  "unetr_ss_cxr": {"iou": 0.9160, "dice": 0.9561, "hd95": 9.73}}
+# The labelled phantom stands in for COVIDx CXR-3, whose classes are far from the phantom's default mix (about
+# half of COVIDx is COVID-19): consolidation (pneumonia's stand-in) and the interstitial pattern (COVID-19's)
+# at 0.3 each give about 36 % healthy, 21 % pneumonia, 21 % covid (`phantom_canonical_labels`); not in the paper.
+PHANTOM_PREVALENCE = {"consolidation": 0.3, "interstitial": 0.3, "cardiomegaly": 0.1, "effusion": 0.1, "nodule": 0.1}
 SAME_SITES = "test"  # the name of the held-out split of the fine-tuning data (Table 1's "RSNA & RICORD")
 
 
@@ -132,15 +136,27 @@ class Config(RecipeConfig):
 
     @classmethod
     def quick(cls, **overrides):
-        """Minutes on a 2-core CPU: phantom, 64 px, a 4-block ViT, a few epochs, every stage and task."""
-        values = dict(output_dir="runs/ss_cxr_quick", phantom_pretrain_images=300, phantom_classify_images=400,
-                      phantom_pediatric_images=120, phantom_segmentation_images=120, embed_dim=64, depth=4,
+        """Minutes on a 2-core CPU: phantom, 64 px, patch 16 on a 2-block ViT (embedding 64), every stage, task
+        and strategy the run can do (ViT from scratch beside SS-CXR; SS-IN needs weights).
+
+        Departures from the paper / DeiT settings, for a ViT that learns from ~1,000 images in 20 epochs: no
+        RandAugment, no stochastic depth, lr 2e-3 with a 2-epoch warm-up; GMML on 600 adult phantom images x 8
+        epochs; UNETR on 128 images x 10 epochs. The labelled phantom draws COVIDx-like classes
+        (`PHANTOM_PREVALENCE`).
+
+        Measured (PyTorch, seed 0, 2-core AMD EPYC, one thread beside two other jobs: 441 s): same-sites test
+        AUC of every binary task 0.83-0.95 (ViT from scratch) and 0.86-0.94 (SS-CXR); the 3-class task's
+        accuracy 0.81 / 0.82 against 0.45 for the majority class; UNETR Dice 0.967 / 0.967 (scratch / SS-CXR).
+        With the earlier preset (400 images, 4 epochs, RandAugment m9) every task was a constant predictor.
+        `tests/recipes/test_quick_presets.py` asserts the targets."""
+        values = dict(output_dir="runs/ss_cxr_quick", phantom_pretrain_images=600, phantom_classify_images=1500,
+                      phantom_pediatric_images=120, phantom_segmentation_images=160, embed_dim=64, depth=2,
                       num_heads=2, mlp_dim=128, pretrain_image_size=64, resize_to=72, image_size=64,
-                      decoder_dim=128, bottleneck_dim=64, pretrain_epochs=4, pretrain_batch_size=32,
-                      pretrain_lr=1e-3, pretrain_warmup_epochs=1, finetune_epochs=4, finetune_batch_size=32,
-                      finetune_lr=1e-3, finetune_warmup_epochs=1, segmentation_image_size=64, feature_size=8,
-                      segmentation_epochs=4, segmentation_batch_size=16, segmentation_lr=2e-3,
-                      bootstrap_resamples=200, verbose=2, jit_compile="false")
+                      decoder_dim=128, bottleneck_dim=64, pretrain_epochs=8, pretrain_batch_size=32,
+                      pretrain_lr=1e-3, pretrain_warmup_epochs=1, finetune_epochs=20, finetune_batch_size=32,
+                      finetune_lr=2e-3, finetune_warmup_epochs=2, randaugment_magnitude=0, drop_path_rate=0.0,
+                      segmentation_image_size=64, feature_size=8, segmentation_epochs=10, segmentation_batch_size=16,
+                      segmentation_lr=2e-3, bootstrap_resamples=200, verbose=2, jit_compile="false")
         values.update(overrides)
         return cls(**values)
 
@@ -210,11 +226,12 @@ def load_data(config):
                  (1 - config.test_fraction) * config.validation_fraction, config.test_fraction)
     if config.classify_dir is None:
         labelled = phantom_index(config.phantom_classify_images, config.image_size, seed=config.seed + 20,
-                                 age_range=(18.0, 90.0), cache_dir=config.cache_dir)
+                                 age_range=(18.0, 90.0), cache_dir=config.cache_dir, prevalence=PHANTOM_PREVALENCE)
         splits = split_index(labelled, fractions, config.seed)
         tests[SAME_SITES] = splits.pop("test")
         tests["pediatric"] = phantom_index(config.phantom_pediatric_images, config.image_size, seed=config.seed + 30,
-                                           age_range=(0.0, 18.0), cache_dir=config.cache_dir)
+                                           age_range=(0.0, 18.0), cache_dir=config.cache_dir,
+                                           prevalence=PHANTOM_PREVALENCE)
         notes.append("phantom: fine-tuning on adult phantom images, 'pediatric' = phantom aged 0–18 (shifted data)")
     else:
         path = config.classify_dir

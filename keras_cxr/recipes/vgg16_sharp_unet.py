@@ -115,20 +115,20 @@ class Config(RecipeConfig):
 
     @classmethod
     def quick(cls, **overrides):
-        """A preset that runs end to end in minutes on a 2-core CPU (phantom, 64 px, 1/8 width).
+        """A preset that runs end to end in minutes on a 2-core CPU (phantom, 64 px, 1/8 width) and learns.
 
-        The pretext part: 400 phantom images, 20 epochs at Adam 2e-3 (the paper's 1e-3 needs more epochs to
-        leave the sigmoid's grey start) restore SSIM well above the degraded input for both pretexts; with the
-        paper's SSIM-only loss PSNR ends within ~1.5 dB of the input, above or below it. The classifiers do not learn
-        yet at this size (constant predictions; the report says so): the 1/8-width VGG-16 without batch
-        normalization passes features of ~1e-4 to its head and SGD does not move it.
-        Lung cropping (§2.1) is on here too: a segmenter is trained for `segmentation_epochs` on the
-        phantom's masks first. The numbers below were measured before cropping became the default (with
-        `lung_crop=False`), not re-measured since:
-        end to end on the phantom, 2-core CPU (shared), seed 0: 152 s on PyTorch (denoising PSNR
-        26.60 dB / SSIM 0.897 against the noisy input's 25.57 / 0.705; deblurring 24.40 / 0.902 against
-        25.84 / 0.829; every classifier constant, balanced accuracy 0.5); 138 s on TensorFlow (denoising
-        24.81 / 0.891, deblurring 26.06 / 0.912; classifiers constant).
+        Pretexts: 400 phantom images, 15 epochs at Adam 2e-3 (the paper's 1e-3 needs more epochs to leave the
+        sigmoid's grey start), SSIM + 3 x L1 (`pretext_l1_weight`; with the paper's SSIM alone PSNR ends within
+        ~1.5 dB of the degraded input, above or below it). Classifiers: 1,200 images (840 for training), Adam
+        3e-4 x 15 epochs (`classifier_optimizer`; SGD, the paper's §2.3.3, does not move the 1/8-width network in
+        that many steps), the He-initialized VGG-16 (`keras_cxr.models.vgg16`). Lung cropping (§2.1) is on: a
+        segmenter is trained for `segmentation_epochs` on the phantom's masks first.
+
+        Measured (PyTorch, seed 0, 2-core AMD EPYC shared with other jobs, 484 s with 12 pretext epochs and L1
+        weight 1): test AUC B 0.875, Den-P 0.900, Deb-P 0.847, SA 0.882, SLSQP-WA 0.893, A-F 0.886, balanced
+        accuracy 0.77-0.83; denoising 31.1 dB / SSIM 0.93 against the noisy input's 25.5 / 0.68, deblurring
+        30.1 / 0.95 against 30.1 / 0.91. With the earlier preset (SGD, 400 images) every classifier was constant.
+        `tests/recipes/test_quick_presets.py` asserts the targets.
         """
         values = dict(
             output_dir="runs/vgg16_sharp_unet_quick", phantom_pretext_images=400, phantom_classify_images=1200,

@@ -61,12 +61,12 @@ def test_ss_cxr_classifier_and_unetr_start_from_the_gmml_encoder(tmp_path):
     config = ss_cxr.Config.quick(output_dir=str(tmp_path), **TINY)
     gmml = create_model("gmml_vit_small", input_shape=(64, 64, 1), seed=0, decoder_dim=32, bottleneck_dim=16,
                         **ss_cxr._vit_kwargs(config))
-    reference = keras.ops.convert_to_numpy(gmml.encoder.get_layer("block_2").attention.qkv.kernel)
+    reference = keras.ops.convert_to_numpy(gmml.encoder.get_layer("block_1").attention.qkv.kernel)
     classifier = ss_cxr.build_classifier(config, "ss_cxr", gmml, 3)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(classifier.get_layer("block_2").attention.qkv.kernel),
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(classifier.get_layer("block_1").attention.qkv.kernel),
                                   reference)
     scratch = ss_cxr.build_classifier(config, "vit_scratch", gmml, 3)
-    assert not np.array_equal(keras.ops.convert_to_numpy(scratch.get_layer("block_2").attention.qkv.kernel), reference)
+    assert not np.array_equal(keras.ops.convert_to_numpy(scratch.get_layer("block_1").attention.qkv.kernel), reference)
     assert classifier.output_shape == (None, 3) and classifier.input_shape == (None, 64, 64, 1)
 
 
