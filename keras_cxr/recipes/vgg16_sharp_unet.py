@@ -124,10 +124,11 @@ class Config(RecipeConfig):
         that many steps), the He-initialized VGG-16 (`keras_cxr.models.vgg16`). Lung cropping (§2.1) is on: a
         segmenter is trained for `segmentation_epochs` on the phantom's masks first.
 
-        Measured (PyTorch, seed 0, 2-core AMD EPYC shared with other jobs, 484 s with 12 pretext epochs and L1
-        weight 1): test AUC B 0.875, Den-P 0.900, Deb-P 0.847, SA 0.882, SLSQP-WA 0.893, A-F 0.886, balanced
-        accuracy 0.77-0.83; denoising 31.1 dB / SSIM 0.93 against the noisy input's 25.5 / 0.68, deblurring
-        30.1 / 0.95 against 30.1 / 0.91. With the earlier preset (SGD, 400 images) every classifier was constant.
+        Measured (PyTorch, seed 0, 2-core AMD EPYC, one thread: 410 s beside another preset, 662 s beside the
+        CI run): test AUC B 0.875, Den-P 0.884, Deb-P 0.905, SA 0.915, SLSQP-WA 0.905, A-F 0.920, balanced
+        accuracy 0.79-0.85; denoising 31.3 dB / SSIM 0.923 against the noisy input's 25.5 / 0.676, deblurring
+        31.7 / 0.945 against 30.1 / 0.907. With the earlier preset (SGD, 400 images) every classifier was
+        constant. Seed 1: B (from scratch) reaches only AUC 0.72 / balanced accuracy 0.53, the others pass.
         `tests/recipes/test_quick_presets.py` asserts the targets.
         """
         values = dict(
