@@ -116,3 +116,17 @@ def test_real_folder_with_nih_ages_two_backbones(tmp_path, shared_data):
     assert set(metrics["table"]) == {"resnet34/full", "mobilenet_v2/full"}
     assert metrics["class_names"] == ["abnormal", "normal"] and metrics["sizes"]["pretrain"] == 80
     assert metrics["table"]["resnet34/full"]["age_mae"][0] > 0  # NIH ages are adult years: a real regression
+
+
+def test_width_multiplier_narrows_only_backbones_that_take_one():
+    config = infant_transfer.Config.quick()  # vgg16 at 1/8 width
+    assert infant_transfer._backbone_kwargs(config, "vgg16") == {"width_multiplier": 0.125}
+    assert infant_transfer._backbone_kwargs(config, "resnet50") == {}  # published backbones stay as published
+    assert infant_transfer._backbone_kwargs(infant_transfer.Config(), "vgg16") == {}
+    from keras_cxr.models import create_model
+    from keras_cxr.models.disease_age import disease_age_model
+
+    narrow = disease_age_model("vgg16", 2, input_shape=(32, 32, 1),
+                               backbone_kwargs=infant_transfer._backbone_kwargs(config, "vgg16"))
+    full = create_model("vgg16", input_shape=(32, 32, 1))
+    assert narrow.count_params() < full.count_params() / 20  # 1/8 of the filters: ~1/64 of the weights
