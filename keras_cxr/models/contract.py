@@ -43,7 +43,10 @@ def validate_input_shape(input_shape, builder, divisible_by=1):
 
 
 def validate_head(num_classes, head_activation, builder):
-    """(num_classes, head_activation) checked against the contract."""
+    """(num_classes, head_activation) checked against the contract; num_classes None means 0 (no head), as
+    timm's `num_classes=0` and keras.applications' `include_top=False` users often write it."""
+    if num_classes is None:
+        num_classes = 0
     if int(num_classes) < 0:
         raise ValueError(f"{builder}: num_classes must be >= 0 (0 = no head); received {num_classes}.")
     if head_activation not in HEAD_ACTIVATIONS:

@@ -169,3 +169,13 @@ def test_copy_weights_adapts_rgb_kernels_and_rejects_mismatches():
     with pytest.raises(ValueError, match="shapes differ"):
         copy_weights(create_model("vit_tiny", input_shape=(32, 32, 1), depth=1),
                      create_model("vit_small", input_shape=(32, 32, 1), depth=1))
+
+
+def test_num_classes_none_means_no_head():
+    """issue 29, point 8: `num_classes=None`, what many users pass for "no head", builds the backbone."""
+    from keras_cxr.models import create_model
+
+    for name in ("resnet34", "vit_tiny", "mobilenet_v2"):
+        backbone = create_model(name, input_shape=(32, 32, 1), num_classes=None)
+        reference = create_model(name, input_shape=(32, 32, 1), num_classes=0)
+        assert backbone.output_shape == reference.output_shape, name
