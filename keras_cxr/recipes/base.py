@@ -46,6 +46,12 @@ class RecipeConfig:
     # External test sets, NAME=PATH (repeatable; a bare PATH is named after its folder; one NAME given twice
     # pools both folders): every recipe reports each beside its own test split (`named_test_sets`).
     test_dir: tuple = ()
+    # Feature probes of every pretraining stage (not in the papers; lightly / solo-learn practice): every
+    # `probe_every` epochs a kNN (k = 20) and a linear probe on the frozen encoder's pooled features, fitted on
+    # up to `probe_images` labelled training images and scored on as many validation images; their AUC goes
+    # into the stage's history and learning curves. probe_images = 0 turns them off.
+    probe_every: int = 1
+    probe_images: int = 300
 
 
 def write_json(value, path):
@@ -284,3 +290,22 @@ def split_index(index, fractions, seed, names=("train", "val", "test"), stratify
     parts = patient_split_indices(len(index), fractions, groups=index.frame["patient_id"].to_numpy(),
                                   stratify=labels, seed=seed, names=names)
     return {name: index.subset(rows) for name, rows in parts.items()}
+
+
+def without_held_out(pretrain, *held_out):
+    """`pretrain` without the images the run evaluates on: rows whose file is in one of the `held_out` indexes
+    (validation, test and external sets), or that belong to one of their patients in the same folder. Unlabeled
+    pretraining on a folder that also gives the labelled splits (Kermany for pretraining and fine-tuning) then
+    never sees a test patient. Returns (kept index, number of rows dropped)."""
+    import os
+
+    parts = [index for index in held_out if index is not None and len(index)]
+    if not parts or not len(pretrain):
+        return pretrain, 0
+    paths = {os.path.realpath(p) for index in parts for p in index.frame["path"]}
+    patients = {(os.path.dirname(os.path.realpath(p)), str(q)) for index in parts
+                for p, q in zip(index.frame["path"], index.frame["patient_id"]) if str(q) not in ("", "nan")}
+    real = [os.path.realpath(p) for p in pretrain.frame["path"]]
+    keep = np.array([path not in paths and (os.path.dirname(path), str(q)) not in patients
+                     for path, q in zip(real, pretrain.frame["patient_id"])], dtype=bool)
+    return (pretrain if keep.all() else pretrain.subset(keep)), int((~keep).sum())

@@ -45,7 +45,8 @@ import warnings
 import numpy as np
 
 from keras_cxr.recipes import engine
-from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
+from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
+                                    without_held_out)
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
                           "vit_imagenet": 0.638, "resnet34_xray": 0.712, "vit_xray": 0.669, "mae": 0.735,
@@ -266,6 +267,10 @@ def load_data(config):
             warnings.warn(f"{len(shared)} patients of the official test split also have images outside it (e.g. "
                           f"{sorted(shared)[:3]}); their other images stay in train / validation.", stacklevel=2)
     external = named_test_sets(config, lambda path: _external_index(config, path, index.class_names))
+    pretrain, dropped = without_held_out(pretrain, splits["val"], splits["test"], *external.values())
+    if dropped:
+        test_split += (f"; {dropped} pretraining images of validation / test patients left out of pretraining "
+                       "(`without_held_out`)")
     return {"pretrain": pretrain, "splits": splits, "class_names": index.class_names, "test_split": test_split,
             "external": external}
 
@@ -337,7 +342,9 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
         images, epochs=config.pretrain_epochs, keep="last", monitor="loss",
         optimizer=_adamw(config, scaled_lr(config.pretrain_base_lr, config.pretrain_batch_size), config.pretrain_epochs,
                          config.pretrain_warmup_epochs),
-        callbacks=[*callbacks, *([EMATargetUpdate(config.tau)] if method == "dual_mae" else [])])
+        callbacks=lambda: [*callbacks, *([EMATargetUpdate(config.tau)] if method == "dual_mae" else []),
+                           *engine.feature_probes(config, data["splits"]["train"], data["splits"]["val"],
+                                                  config.image_size, normalize="imagenet")])
 
 
 def _none(value):

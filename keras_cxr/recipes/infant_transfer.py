@@ -36,7 +36,8 @@ import warnings
 import numpy as np
 
 from keras_cxr.recipes import engine
-from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
+from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
+                                    without_held_out)
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -209,6 +210,8 @@ def load_data(config):
     fractions = (1 - config.test_fraction - config.validation_fraction, config.validation_fraction, config.test_fraction)
     splits = split_index(labelled, fractions, config.seed)
     external = named_test_sets(config, lambda path: _external_index(config, path, labelled.class_names))
+    if dirs:  # the autoencoders never see a validation or test patient (`without_held_out`)
+        pretrain, _ = without_held_out(pretrain, splits["val"], splits["test"], *external.values())
     return {"pretrain": pretrain, "splits": splits, "class_names": labelled.class_names, "age_unit": unit,
             "ages": {k: v.frame["_age"].to_numpy("float32") for k, v in splits.items()}, "external": external}
 
@@ -291,7 +294,9 @@ def pretrain(config, data, backbone):
         lambda: stream(config, data["pretrain"], config.image_size, batch_size=config.pretrain_batch_size,
                        target="image", seed=config.seed),
         epochs=config.pretrain_epochs, keep="last", monitor="loss",
-        optimizer=engine.make_optimizer("adam", config.pretrain_lr), loss=keras.losses.MeanAbsoluteError())
+        optimizer=engine.make_optimizer("adam", config.pretrain_lr), loss=keras.losses.MeanAbsoluteError(),
+        callbacks=lambda: engine.feature_probes(config, data["splits"]["train"], data["splits"]["val"],
+                                                config.image_size))
 
 
 def transfer(config, data, backbone, variant, autoencoder_model, seed):

@@ -42,7 +42,8 @@ import warnings
 import numpy as np
 
 from keras_cxr.recipes import engine
-from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
+from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
+                                    without_held_out)
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
 TASKS = ("covid_vs_noncovid", "healthy_vs_pathology", "pneumonia_vs_healthy", "pneumonia_vs_covid",
@@ -255,6 +256,10 @@ def load_data(config):
             tests["unseen"] = held
             notes.append(f"sources {list(config.exclude_sources)}: {len(held)} images held out as the 'unseen' test set")
     tests.update(named_test_sets(config, lambda path: _labelled_index(config, path)))  # §4.2: unseen sites
+    if dirs:
+        pretrain, dropped = without_held_out(pretrain, splits["val"], *tests.values())
+        if dropped:
+            notes.append(f"pretraining: {dropped} images of validation / test patients left out")
 
     if config.segmentation_dir:
         pairs = index_segmentation(config.segmentation_dir)
@@ -300,7 +305,9 @@ def pretrain(config, data):
         images, epochs=config.pretrain_epochs, keep="last", monitor="loss",
         optimizer=lambda steps: engine.make_optimizer(
             "adamw", config.pretrain_lr, schedule="cosine", steps_per_epoch=steps, epochs=config.pretrain_epochs,
-            warmup_epochs=config.pretrain_warmup_epochs, weight_decay=config.pretrain_weight_decay))
+            warmup_epochs=config.pretrain_warmup_epochs, weight_decay=config.pretrain_weight_decay),
+        callbacks=lambda: engine.feature_probes(config, data["classify"]["train"], data["classify"]["val"],
+                                                config.pretrain_image_size, normalize="imagenet"))
 
 
 def _imagenet_gmml(config):

@@ -402,7 +402,9 @@ def pretrain(config, data, task):
         validation=lambda: stream(config, splits["val"], config.image_size, shuffle=False, seed=config.seed + 1, **pairs),
         epochs=config.pretext_epochs, optimizer=engine.make_optimizer("adam", config.pretext_learning_rate),
         loss=SSIMLoss(l1_weight=config.pretext_l1_weight), metrics=["mse", "mae", PSNR(), SSIM()], monitor="val_loss",
-        plateau=_plateau(config))
+        plateau=_plateau(config),
+        callbacks=lambda: engine.feature_probes(config, data["classify"]["train"], data["classify"]["val"],
+                                                config.image_size))
     scores = {"psnr": [], "ssim": [], "haarpsi": [], "degraded_psnr": [], "degraded_ssim": []}
     examples = None
     test = stream(config, splits["test"], config.image_size, shuffle=False, seed=config.seed + 2,

@@ -106,7 +106,10 @@ def plot_training_curves(history, metrics=None, title="Training curves", path=No
         ax = fig.add_subplot(1, len(names), i + 1)
         values = np.asarray(curves[name], dtype=np.float64)
         epochs = np.arange(1, len(values) + 1)
-        ax.plot(epochs, values, "-", marker="." if len(values) < 30 else None, label="train")
+        shown = np.isfinite(values)  # a probe logged every N epochs is NaN in between: join the probed epochs
+        ax.plot(epochs[shown], values[shown], "-", marker="." if shown.sum() < 30 else None,
+                label="probe" if name.endswith(("knn_auc", "knn_accuracy", "linear_auc", "linear_accuracy"))
+                else "train")
         if f"val_{name}" in curves:
             ax.plot(epochs, np.asarray(curves[f"val_{name}"], dtype=np.float64), "--",
                     marker="." if len(values) < 30 else None, label="validation")

@@ -44,6 +44,26 @@ def check(missed):
     assert not missed, "targets missed (seed {}):\n".format(SEED) + "\n".join(missed)
 
 
+def probe_curves(folder, stages):
+    """Issue 28: every pretraining stage's saved history carries its kNN and linear probe AUC per epoch (finite,
+    in [0, 1]); returns {stage: (first, last) kNN AUC} for the closing numbers. The curve's rise is reported,
+    not asserted: on a few hundred probe images its epoch-to-epoch noise is of the size of the rise."""
+    from keras_cxr.recipes import engine
+    from keras_cxr.recipes.base import RecipeConfig
+
+    found = {}
+    for stage in stages:
+        history = engine.load_history(RecipeConfig(output_dir=str(folder)), stage)
+        assert history is not None, stage
+        for key in ("knn_auc", "linear_auc"):
+            values = np.asarray(history[key], dtype=float)
+            assert len(values) == len(history["loss"]) and np.isfinite(values).all(), (stage, key, values)
+            assert ((values >= 0) & (values <= 1)).all(), (stage, key, values)
+        found[stage] = (history["knn_auc"][0], history["knn_auc"][-1])
+    print("probe kNN AUC first -> last:", found)
+    return found
+
+
 @pytest.mark.slow_on_tensorflow
 def test_vgg16_sharp_unet_quick_preset_restores_and_classifies(tmp_path):
     metrics = vgg16_sharp_unet.run(quick(vgg16_sharp_unet, tmp_path))
@@ -58,6 +78,7 @@ def test_vgg16_sharp_unet_quick_preset_restores_and_classifies(tmp_path):
         if balanced < 0.70 or auc < 0.75 or name in metrics["degenerate"]:
             missed.append(f"{name}: balanced accuracy {balanced:.3f}, AUC {auc:.3f}, warnings {metrics['warnings']}")
     check(missed)
+    probe_curves(tmp_path, ("denoising", "deblurring"))
 
 
 @pytest.mark.slow_on_tensorflow
@@ -70,6 +91,7 @@ def test_dual_mae_quick_preset_learns_the_findings(tmp_path):
         if result["mean_auc"][0] < 0.70 or result["degenerate"]:
             missed.append(f"{method}: mean AUC {result['mean_auc']}, warnings {result['warnings']}")
     check(missed)
+    probe_curves(tmp_path, ("mae_mask85", "dual_mae_mask75"))
 
 
 @pytest.mark.slow_on_tensorflow
@@ -91,6 +113,7 @@ def test_ss_cxr_quick_preset_classifies_and_segments(tmp_path):
         if row["dice"][0] < 0.90:
             missed.append(f"{strategy}: Dice {row['dice']}")
     check(missed)
+    probe_curves(tmp_path, ("gmml",))
 
 
 @pytest.mark.slow_on_tensorflow
@@ -108,3 +131,4 @@ def test_infant_transfer_quick_preset_beats_the_majority_class_and_the_mean_age(
             missed.append(f"{backbone}: accuracy {row['accuracy']} (majority class {majority:.3f}), age MAE "
                           f"{row['age_mae']} (training-mean age {mean_age_mae:.3f}), warnings {row['warnings']}")
     check(missed)
+    probe_curves(tmp_path, [f"autoencoder_{backbone}" for backbone in config.backbones])

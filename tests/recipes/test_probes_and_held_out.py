@@ -1,0 +1,47 @@
+"""The engine's feature-probe helpers and the pretraining/test separation every recipe applies."""
+
+import numpy as np
+import pandas as pd
+
+from keras_cxr.data import DatasetIndex, phantom_index
+from keras_cxr.recipes import engine
+from keras_cxr.recipes.base import RecipeConfig, without_held_out
+
+
+def _index(paths, patients, labels=None, names=("PNEUMONIA",), task="binary"):
+    frame = pd.DataFrame({"path": paths, "patient_id": patients, "age": np.nan, "sex": "", "view": "", "split": ""})
+    for i, name in enumerate(names):
+        frame[name] = [row[i] for row in labels] if labels is not None else 0.0
+    return DatasetIndex(frame, list(names), task)
+
+
+def test_without_held_out_drops_test_files_and_their_patients_in_the_same_folder(tmp_path):
+    a, b = tmp_path / "kermany", tmp_path / "nih"
+    pretrain = _index([str(a / "p1_1.png"), str(a / "p1_2.png"), str(a / "p2_1.png"), str(b / "p1.png")],
+                      ["1", "1", "2", "1"])
+    test = _index([str(a / "p1_1.png")], ["1"])
+    kept, dropped = without_held_out(pretrain, test)
+    # p1_2 is another image of test patient 1 in the same folder; nih's patient "1" is somebody else
+    assert dropped == 2 and list(kept.frame["path"]) == [str(a / "p2_1.png"), str(b / "p1.png")]
+    assert without_held_out(pretrain)[1] == 0
+
+
+def test_probe_labels_of_every_task():
+    binary = _index(["a", "b"], ["1", "2"], [[1.0], [0.0]])
+    multiclass = _index(["a", "b"], ["1", "2"], [[0, 1, 0], [0, 0, 1]], names=("h", "p", "c"), task="multiclass")
+    multilabel = _index(["a", "b", "c"], ["1", "2", "3"], [[1, 0, 0], [0, 1, 1], [0, 0, np.nan]],
+                        names=("no finding", "nodule", "effusion"), task="multilabel")
+    assert engine.probe_labels(binary).tolist() == [1, 0]
+    assert engine.probe_labels(multiclass).tolist() == [1, 2]
+    assert engine.probe_labels(multilabel).tolist() == [0, 1, 0]  # any finding other than "no finding"
+
+
+def test_feature_probes_read_the_labelled_images_and_switch_off(tmp_path):
+    index = phantom_index(40, 32, seed=3, labels="abnormal", cache_dir=str(tmp_path))
+    config = RecipeConfig(output_dir=str(tmp_path / "run"), probe_images=16, probe_every=2, cache_dir=str(tmp_path))
+    probes = engine.feature_probes(config, index.subset(np.arange(20)), index.subset(np.arange(20, 40)), 32)
+    assert [type(p).__name__ for p in probes] == ["KNNProbe", "LinearProbe"]
+    assert probes[0].train_images.shape == (16, 32, 32, 1) and probes[0].every == 2
+    assert set(probes[0].train_labels) <= {0, 1}
+    config.probe_images = 0
+    assert engine.feature_probes(config, index, index, 32) == []
