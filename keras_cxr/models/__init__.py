@@ -14,6 +14,7 @@ from keras_cxr.models.vgg import vgg16, vgg16_features
 from keras_cxr.models.sharp_unet import vgg16_sharp_unet
 from keras_cxr.models.classifier import deepest_conv_layer_name, encoder_classifier, vgg16_imagenet_classifier
 from keras_cxr.models.probe_features import probe_features
+from keras_cxr.models.linear_probe import linear_probe
 from keras_cxr.models.mae import MAE, DualMAE, dual_mae_vit_small, mae_vit_small
 from keras_cxr.models.gmml import GMML, gmml_vit_small
 from keras_cxr.models.unetr import unetr, unetr_vit_small

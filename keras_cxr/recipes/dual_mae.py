@@ -130,6 +130,14 @@ class Config(RecipeConfig):
     # not stated: the fine-tuned model kept is the epoch with the best validation macro AUC (the 20 %
     # validation split of §IV.A); "val_loss", or "last" for the last epoch (MAE's main_finetune keeps the last)
     finetune_monitor: str = "val_auc"
+    # Linear probing beside fine-tuning (not in paper 000; facebookresearch/mae's main_linprobe.py protocol):
+    # each self-supervised encoder (MAE, dual-MAE) frozen, BatchNorm without affine, one linear layer, SGD
+    # momentum 0.9 (mae: LARS at batch 16,384, which small batches do not need) at lr = blr x batch / 256 on
+    # warm-up + cosine, no weight decay; reported as "<method>_linprobe" rows. False: fine-tuning only.
+    linear_probe: bool = True
+    linprobe_blr: float = 0.1  # mae main_linprobe.py --blr
+    linprobe_epochs: int = 90  # mae main_linprobe.py --epochs
+    linprobe_warmup_epochs: int = 10  # mae main_linprobe.py --warmup_epochs
     bootstrap_resamples: int = 1000  # not in the paper: CIs on mean AUC
 
     @classmethod
@@ -154,6 +162,7 @@ class Config(RecipeConfig):
                       pretrain_epochs=8, pretrain_warmup_epochs=1, pretrain_base_lr=1.5e-3, finetune_batch_size=32,
                       finetune_epochs=30, finetune_warmup_epochs=3, finetune_lr=2e-3, randaugment_magnitude=0,
                       drop_path_rate=0.0, seeds=(0,), bootstrap_resamples=200, verbose=2,
+                      linprobe_epochs=15, linprobe_warmup_epochs=1,
                       label_fractions=(1.0,), table_6_fractions=(1.0,),  # Tables 5-6 from the main run only
                       methods=QUICK_METHODS,  # 3 of the 8 methods; the report lists the others as not requested
                       jit_compile="false")  # tiny models, few steps: XLA compiling costs more than it saves
@@ -453,11 +462,14 @@ def build_classifier(config, method, pretrained, num_classes):
     return create_model(name, input_shape=shape, num_classes=num_classes, head_activation="sigmoid", **options)
 
 
-def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
+def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", protocol="finetune"):
     """Fine-tunes one model (§III.B) on a label fraction, streaming the images; a resumable stage whose
     result is the validation and test probabilities and the loss history (`results/finetune_*.npz`).
-    `variant` names another pretraining of the same method (Table 2's masking ratios: "_mask65")."""
-    name = f"finetune_{method}{variant}_seed{seed}_fraction{int(round(fraction * 100))}"
+    `variant` names another pretraining of the same method (Table 2's masking ratios: "_mask65").
+    `protocol="linear_probe"` trains a linear probe of the frozen pretrained encoder instead
+    (`keras_cxr.models.linear_probe`; `Config.linear_probe` says which settings; `results/linprobe_*.npz`)."""
+    probing = protocol == "linear_probe"
+    name = f"{'linprobe' if probing else 'finetune'}_{method}{variant}_seed{seed}_fraction{int(round(fraction * 100))}"
 
     def train():
         import keras
@@ -475,17 +487,29 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant=""):
                 raise ValueError(f"label fraction {fraction} keeps none of the {len(train_index)} training images; "
                                  "use a larger fraction (--label-fractions / --table-6-fractions) or more data.")
             train_index = train_index.subset(keep)
-        model = build_classifier(config, method, pretrained, len(data["class_names"]))
+        if probing:
+            from keras_cxr.models import linear_probe, probe_features
+
+            model = linear_probe(probe_features(pretrained), len(data["class_names"]), "sigmoid")
+        else:
+            model = build_classifier(config, method, pretrained, len(data["class_names"]))
+        batch_size = min(config.finetune_batch_size, len(train_index))
         dataset = stream(config, train_index, config.image_size, labels=np.nan_to_num(train_index.labels),
-                         batch_size=min(config.finetune_batch_size, len(train_index)), seed=seed,
-                         batch_augment=randaugment(config.randaugment_magnitude, seed=seed), normalize="imagenet")
+                         batch_size=batch_size, seed=seed, normalize="imagenet",
+                         batch_augment=None if probing else randaugment(config.randaugment_magnitude, seed=seed))
         val_index = data["splits"]["val"]
         validation = stream(config, val_index, config.image_size, labels=np.nan_to_num(val_index.labels),
                             batch_size=64, shuffle=False, normalize="imagenet")
         layer_decay = config.layer_decay if method in ("mae", "dual_mae") else None
-        history = engine.fit(config, name, model, dataset, validation=validation, epochs=config.finetune_epochs,
-                             optimizer=_adamw(config, config.finetune_lr, config.finetune_epochs,
-                                              config.finetune_warmup_epochs, layer_decay),
+        if probing:
+            epochs = config.linprobe_epochs
+            optimizer = lambda steps: engine.make_optimizer(  # noqa: E731
+                "sgd", config.linprobe_blr * batch_size / 256, schedule="cosine", steps_per_epoch=steps,
+                epochs=epochs, warmup_epochs=config.linprobe_warmup_epochs, momentum=0.9)
+        else:
+            epochs = config.finetune_epochs
+            optimizer = _adamw(config, config.finetune_lr, epochs, config.finetune_warmup_epochs, layer_decay)
+        history = engine.fit(config, name, model, dataset, validation=validation, epochs=epochs, optimizer=optimizer,
                              loss=keras.losses.BinaryCrossentropy(),  # mean of per-class BCE (§III.B)
                              metrics=[keras.metrics.AUC(multi_label=True, name="auc")],
                              monitor="loss" if config.finetune_monitor == "last" else config.finetune_monitor,
@@ -674,6 +698,11 @@ def _steps(config):
                                    os.path.join(config.output_dir, "figures", f"reconstruction_{method}.png"))
     predictions = {m: [finetune(config, data, m, pretrained.get(m), seed) for seed in config.seeds]
                    for m in methods}
+    if config.linear_probe:  # the frozen self-supervised encoders, beside their fine-tuned twins
+        for method in ("mae", "dual_mae"):
+            if method in methods:
+                predictions[f"{method}_linprobe"] = [finetune(config, data, method, pretrained[method], seed,
+                                                              protocol="linear_probe") for seed in config.seeds]
     metrics = {"class_names": data["class_names"], "table_3_4": evaluate(config, data, predictions),
                "methods_run": list(methods), "methods_left_out": left_out,
                "methods_not_requested": [m for m in METHODS if m not in config.methods],

@@ -83,3 +83,30 @@ def test_probes_log_into_history_and_leave_the_encoder_alone(name, kwargs):
         assert len(values) == 3 and math.isnan(values[0]) and not math.isnan(values[1]) and not math.isnan(values[2])
     assert [epoch for epoch, *_ in probes[0].records] == [2, 3]
     assert max(probes[1].records[-1][1], probes[0].records[-1][1]) > 0.7, probes[0].records + probes[1].records
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("mae_vit_small", {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, "mlp_dim": 64,
+                       "decoder_dim": 16, "decoder_depth": 1, "decoder_num_heads": 2}),
+    ("vgg16_sharp_unet", {"width_multiplier": 0.0625}),
+])
+def test_linear_probing_trains_the_head_only(name, kwargs):
+    """mae's linear probing: after fitting, every encoder weight is unchanged, the head moved, and the
+    normalization has no scale or shift."""
+    from keras_cxr.models import linear_probe
+
+    keras.utils.set_random_seed(0)
+    images, labels = _squares(64, 32, np.random.default_rng(1))
+    pretrained = create_model(name, input_shape=(32, 32, 1), **kwargs)
+    pretrained(images[:2])
+    probe = linear_probe(probe_features(pretrained), 2)
+    features = probe.layers[1]
+    before = [keras.ops.convert_to_numpy(w).copy() for w in features.weights]
+    head = keras.ops.convert_to_numpy(probe.get_layer("predictions").kernel).copy()
+    assert [w.name for w in probe.get_layer("probe_norm").trainable_weights] == []
+    probe.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+    history = probe.fit(images, labels, epochs=5, batch_size=16, verbose=0).history["loss"]
+    for b, w in zip(before, features.weights):
+        np.testing.assert_array_equal(b, keras.ops.convert_to_numpy(w))
+    assert not np.allclose(head, keras.ops.convert_to_numpy(probe.get_layer("predictions").kernel))
+    assert history[-1] < history[0]
