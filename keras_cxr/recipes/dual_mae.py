@@ -813,6 +813,13 @@ def _write_markdown(config, metrics):
             lines.append(f"| {fraction:.0%} | " + " | ".join(
                 f"{_mean_sd(row[k])}" + (f" [{paper[i]:.3f}]" if paper else "") for i, k in enumerate(TABLE_5_METRICS))
                 + " |")
+    if len({f for row in metrics.get("table_6", {}).values() for f in row}) > 1:
+        from keras_cxr.report import plot_label_efficiency
+
+        plot_label_efficiency(metrics["table_6"], metrics["split_sizes"]["train"], PAPER_TABLE_6,
+                              title="Table 6: mean AUC vs labelled images (hollow: the paper at the same fraction)",
+                              path=os.path.join(config.output_dir, "figures", "label_efficiency.png"))
+        lines += ["", "![label efficiency](figures/label_efficiency.png)"]
     if "table_6" in metrics:
         fractions = sorted({f for row in metrics["table_6"].values() for f in row})
         lines += ["", "## Table 6: mean AUC of every method vs fraction of labelled data, mean ± sd over seeds "
@@ -825,7 +832,7 @@ def _write_markdown(config, metrics):
                                                                 else "") for f in fractions) + " |")
     lines += ["", *engine.learning_curves(config), "## Figures", ""] + [
         f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
-        if not f.startswith("curves_")]
+        if not f.startswith(("curves_", "label_efficiency"))]
     return "\n".join(lines) + "\n"
 
 
