@@ -43,7 +43,7 @@ def _adapt(value, target_shape):
     return None
 
 
-def copy_weights(source, target, skip_mismatched_head=True):
+def copy_weights(source, target, skip_mismatched_head=True, strict="target", skip=()):
     """Copies weights from `source` into `target` layer by layer name; returns the names copied.
 
     Layers are matched by name (nested functional models are entered; a model with an `encoder`
@@ -52,8 +52,15 @@ def copy_weights(source, target, skip_mismatched_head=True):
     pretraining transfers to 256 px), a head with another class count (left as initialized), and a
     3-channel convolution kernel into a 1-channel layer (summed over the colour channels).
 
+    Strict by default: a layer copied silently in part is a pretrained model that is partly random (paper
+    002's Xception kept ~981k shortcut parameters random that way), so an unmatched layer is an error, not a
+    skip. `strict="target"`: every target layer that owns weights is matched; `strict="source"`: every
+    source layer is used (an encoder transferred whole into a bigger model, the builders' `weights=`);
+    `strict=False`: whatever matches. `skip` names the intended gaps (fnmatch patterns, e.g. a new head).
+
     Raises:
-        ValueError: no layer in common, duplicate names in the source, or other shape mismatches (listed).
+        ValueError: no layer in common, duplicate names in the source, other shape mismatches, or unmatched
+            layers under `strict` (each listed).
 
     Example:
     >>> from keras_cxr.models import create_model
@@ -62,8 +69,12 @@ def copy_weights(source, target, skip_mismatched_head=True):
     >>> "stem_conv" in copy_weights(a, b)
     True
     """
+    import fnmatch
+
     from keras_cxr.layers.position_embedding import SinCosPositionEmbedding
 
+    if strict not in ("target", "source", False, None):
+        raise ValueError(f"strict must be 'target', 'source' or False; received {strict!r}.")
     if type(source) is type(target) and [tuple(w.shape) for w in source.weights] == \
             [tuple(w.shape) for w in target.weights]:
         target.set_weights(source.get_weights())  # the same architecture: every weight, in order
@@ -75,15 +86,15 @@ def copy_weights(source, target, skip_mismatched_head=True):
             raise ValueError(f"The source model {source.name!r} has two layers named {name!r}; pass the sub-model "
                              "whose weights you want (e.g. dual_mae.online).")
         source_layers[name] = layer
-    copied, mismatched = [], []
-    for name, layer in _leaf_layers(target):
+    copied, mismatched, accounted = [], [], set()
+    target_layers = _leaf_layers(target)
+    for name, layer in target_layers:
         if name not in source_layers:
             continue
         values, shapes = source_layers[name].get_weights(), [tuple(w.shape) for w in layer.weights]
         if [tuple(v.shape) for v in values] != shapes:
-            if isinstance(layer, SinCosPositionEmbedding):
-                continue
-            if name == "head" and skip_mismatched_head:
+            if isinstance(layer, SinCosPositionEmbedding) or (name == "head" and skip_mismatched_head):
+                accounted.add(name)  # recomputed for the grid / a head of another size: intended
                 continue
             adapted = [_adapt(v, s) if tuple(v.shape) != s else v for v, s in zip(values, shapes)]
             if len(values) != len(shapes) or any(a is None for a in adapted):
@@ -92,12 +103,23 @@ def copy_weights(source, target, skip_mismatched_head=True):
             values = adapted
         layer.set_weights(values)
         copied.append(name)
+        accounted.add(name)
     if mismatched:
         raise ValueError(f"Cannot copy weights from {source.name!r} into {target.name!r}; shapes differ for "
                          f"{mismatched}. Build the target with the source's architecture arguments.")
     if not copied:
         raise ValueError(f"No layer of {target.name!r} has a namesake with weights in {source.name!r}; weights copy "
                          "by layer name (e.g. an MAE encoder into a ViT of the same size).")
+    if strict:
+        side = target_layers if strict == "target" else list(source_layers.items())
+        unmatched = [name for name, _ in side if name not in accounted
+                     and not any(fnmatch.fnmatchcase(name, pattern) for pattern in skip)]
+        if unmatched:
+            other = source.name if strict == "target" else target.name
+            raise ValueError(f"copy_weights({source.name!r} → {target.name!r}): {len(unmatched)} {strict} layers with "
+                             f"weights have no namesake in {other!r}: {unmatched[:20]}"
+                             f"{' ...' if len(unmatched) > 20 else ''}. Name the layers alike in both models, or pass "
+                             "skip=[...] for intended gaps (e.g. a new head), or strict=False to copy what matches.")
     return copied
 
 
@@ -121,7 +143,7 @@ def load_weights(model, weights, *, builder, torch_converter=None, imagenet=None
     if weights is None:
         return model
     if isinstance(weights, keras.layers.Layer):
-        copy_weights(weights, model)
+        copy_weights(weights, model, strict="source")  # the whole pretrained encoder, a new head may be added
         return model
     if isinstance(weights, str) and weights == "imagenet":
         if imagenet is None:
@@ -136,7 +158,7 @@ def load_weights(model, weights, *, builder, torch_converter=None, imagenet=None
     if lowered.endswith(".weights.h5"):
         model.load_weights(path)
     elif lowered.endswith(".keras"):
-        copy_weights(keras.saving.load_model(path, compile=False), model)
+        copy_weights(keras.saving.load_model(path, compile=False), model, strict="source")
     elif lowered.endswith(TORCH_SUFFIXES):
         if torch_converter is None:
             raise ValueError(f"{builder} has no converter for PyTorch state dicts ({path!r}). Convert the weights to "

@@ -114,6 +114,10 @@ class Config(RecipeConfig):
     finetune_warmup_epochs: int = 5  # §III.B
     layer_decay: float = 0.55  # §III.B
     randaugment_magnitude: int = 6  # §III.B
+    # Not stated for fine-tuning: () = the images resized to image_size; (min, max) = §III.B's pretraining
+    # augmentation (resize to resize_to, random-resized crop of that area range, horizontal flip) in fine-tuning
+    # too, as MAE's fine-tuning recipe crops and flips (the Kermany command: RandAugment is slow on a CPU).
+    finetune_crop_scale: tuple = ()
     drop_path_rate: float = 0.2  # §III.B
     seeds: tuple = (0, 1, 2)  # §III.B: three runs
     label_fractions: tuple = (0.01, 0.1, 0.5, 1.0)  # Table 5: dual-MAE fine-tuned on these fractions of labels
@@ -474,7 +478,7 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
     def train():
         import keras
 
-        from keras_cxr.data import patient_split_indices, randaugment
+        from keras_cxr.data import MAEPretrainAugmentation, patient_split_indices, randaugment
 
         keras.utils.set_random_seed(seed)
         train_index = data["splits"]["train"]
@@ -494,8 +498,10 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
         else:
             model = build_classifier(config, method, pretrained, len(data["class_names"]))
         batch_size = min(config.finetune_batch_size, len(train_index))
+        scale = tuple(map(float, config.finetune_crop_scale))  # the CLI gives strings for an empty default
+        crop = MAEPretrainAugmentation(config.image_size, config.resize_to, scale) if scale else None
         dataset = stream(config, train_index, config.image_size, labels=np.nan_to_num(train_index.labels),
-                         batch_size=batch_size, seed=seed, normalize="imagenet",
+                         batch_size=batch_size, seed=seed, normalize="imagenet", augment=crop,
                          batch_augment=None if probing else randaugment(config.randaugment_magnitude, seed=seed))
         val_index = data["splits"]["val"]
         validation = stream(config, val_index, config.image_size, labels=np.nan_to_num(val_index.labels),

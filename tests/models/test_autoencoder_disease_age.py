@@ -78,3 +78,37 @@ def _save(model):
     path = os.path.join(tempfile.mkdtemp(), "model.keras")
     model.save(path)
     return path
+
+
+@pytest.mark.parametrize("backbone", ["vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32",
+                                      "resnext50_32x4d", "densenet121", "resnet50"])
+def test_autoencoder_to_disease_age_transfer_copies_every_encoder_weight(backbone):
+    """Issue 29: paper 002's transfer copies 100 % of the encoder, for each of its eight backbones. Xception's
+    four shortcut convolutions and BNs had build-dependent names and stayed random before; a build in between
+    shifts keras' automatic name counters, as a recipe building several models does."""
+    side = 96 if backbone == "xception" else 64
+    source = autoencoder(backbone, input_shape=(side, side, 1), decoder_filters=(8,))
+    keras.layers.Conv2D(1, 1)  # another auto-named layer between the two builds
+    target = disease_age_model(backbone, num_classes=2, input_shape=(side, side, 1), weights=source)
+    encoder = [layer for layer in target.layers if isinstance(layer, keras.Model)][0]
+    source_encoder = source.get_layer("encoder")
+    assert len(encoder.weights) == len(source_encoder.weights) > 0
+    for layer in encoder.layers:
+        if not layer.weights:
+            continue
+        twin = source_encoder.get_layer(layer.name)
+        for a, b in zip(layer.weights, twin.weights):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
+                                          err_msg=f"{backbone}: {layer.name}")
+
+
+def test_copy_weights_is_strict_about_unmatched_layers():
+    from keras_cxr.models import copy_weights, create_model
+
+    source = create_model("resnet34", input_shape=(32, 32, 1))
+    target = disease_age_model("resnet34", num_classes=2, input_shape=(32, 32, 1))
+    with pytest.raises(ValueError, match="no namesake"):  # the two heads are not in the backbone
+        copy_weights(source, target)
+    copied = copy_weights(source, target, skip=("disease", "age_standardized"))
+    assert "stem_conv" in copied
+    copy_weights(source, target, strict=False)

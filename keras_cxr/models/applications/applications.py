@@ -20,6 +20,8 @@ default roughly halves the signal's variance at each of the 16 ReLU convolutions
 VGG-16 with glorot kernels stayed at loss ln 2 under SGD). Pretrained weights are loaded unchanged.
 """
 
+import re
+
 import keras
 import numpy as np
 
@@ -69,6 +71,24 @@ def _he_initialize(model):
                 layer.bias.assign(keras.ops.zeros(tuple(layer.bias.shape), dtype=layer.bias.dtype))
 
 
+_AUTO_NAME = re.compile(r"(conv2d|batch_normalization|dense|depthwise_conv2d|separable_conv2d)(_\d+)?")
+
+
+def _stable_layer_names(model, key):
+    """Gives the weighted layers keras.applications leaves unnamed (Xception's four residual shortcut
+    convolutions and their BN: `conv2d_7`, `batch_normalization_3`, numbered by every layer built before in the
+    process) names fixed by their order in the graph (`xception_conv2d_1`, `xception_batch_normalization_1`,
+    ...), so weights copy by name between two builds (autoencoder → disease + age transfer) and `.keras`
+    files name them alike. Layers with names of their own are left alone."""
+    counts = {}
+    for layer in model.layers:
+        found = _AUTO_NAME.fullmatch(layer.name)
+        if found and layer.weights:
+            kind = found.group(1)
+            counts[kind] = counts.get(kind, 0) + 1
+            layer.name = f"{key}_{kind}_{counts[kind]}"
+
+
 def _application(key):
     constructor, (mean, std), min_side, levels, _ = APPLICATIONS[key]
     register_feature_levels(key, levels)
@@ -101,6 +121,7 @@ def _application(key):
             first = next(layer for layer in base.layers if isinstance(layer, keras.layers.Conv2D))
             kernel, *rest = first.get_weights()
             first.set_weights([np.ascontiguousarray(kernel[:, :, ::-1, :]), *rest])
+        _stable_layer_names(base, key)
         if not imagenet and key in _HE_INITIALIZED:
             _he_initialize(base)
         set_batch_norm_momentum(base)

@@ -92,7 +92,9 @@ def disease_age_model(backbone="resnet50", num_classes=2, age_loss_weight=0.8, i
         model.load_weights(weights)
     elif weights is not None:
         source = keras.saving.load_model(weights) if isinstance(weights, str) else weights
-        copy_weights(source, model)
+        # every encoder layer must arrive (strict): a partly random "pretrained" encoder is an error; the two
+        # new heads are the only intended gaps
+        copy_weights(source, model, skip=("disease", "age_standardized"))
     return model
 
 

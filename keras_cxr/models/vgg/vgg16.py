@@ -76,7 +76,7 @@ def _imagenet_vgg16():
 
 def _copy_imagenet(model, reference):
     """Copies a keras.applications VGG-16's kernels; the first kernel's input channels reversed (BGR → RGB)."""
-    copy_weights(reference, model)
+    copy_weights(reference, model, skip=("head",))  # the notop file has no classifier
     first = model.get_layer("block1_conv1")
     kernel, bias = first.get_weights()
     first.set_weights([np.ascontiguousarray(kernel[:, :, ::-1, :]), bias])
