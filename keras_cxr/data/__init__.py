@@ -10,7 +10,8 @@ from keras_cxr.data.degradations import (BLUR_KERNEL_SIZES, NOISE_VARIANCE_FACTO
 from keras_cxr.data.loading import load_images
 from keras_cxr.data.index import FRONTAL_VIEWS, DatasetIndex, DatasetLayoutError, parse_age
 from keras_cxr.data.layouts import (CHEXPERT_CLASSES, NIH_CXR14_CLASSES, PEDICXR_6_CLASSES, PEDICXR_RARE_FINDINGS,
-                                    index_any, index_chexpert, index_covidx, index_folder, index_kermany,
+                                    covidx_split_files, index_any, index_chexpert, index_covidx, index_folder,
+                                    index_kermany,
                                     index_labels_csv, index_nih_cxr14, index_segmentation_pairs, index_unlabeled,
                                     index_vindr_pcxr, kermany_patient_id, read_mask, read_vindr_boxes,
                                     image_size_from_header, split_sources, find_segmentation_folders,

@@ -9,8 +9,9 @@ classes cover and one-hot encodes them. Paper 001's tasks:
 |---|---|---|
 | covid_vs_noncovid | non-covid, covid | Table 1 |
 | healthy_vs_pathology | healthy, pathology (pneumonia + covid) | Table 2 |
-| pneumonia_vs_healthy | healthy, pneumonia | Table 3 (right) |
 | pneumonia_vs_covid | pneumonia, covid | Table 3 (left) |
+| pneumonia_vs_nonpneumonia | non-pneumonia (healthy + covid), pneumonia | Table 3 (right), §3.2 |
+| pneumonia_vs_healthy | healthy, pneumonia (covid left out) | §4.2's wording of Table 3; not a table |
 | healthy_pneumonia_covid | healthy, pneumonia, covid | Table 4 |
 
 The phantom has no COVID-19: its stand-ins are documented at `phantom_canonical_labels`.
@@ -37,6 +38,9 @@ CLASSIFICATION_TASKS = {
     "covid_vs_noncovid": (("non-covid", "covid"), {"healthy": 0, "pneumonia": 0, "non-covid": 0, "covid": 1}),
     "healthy_vs_pathology": (("healthy", "pathology"), {"healthy": 0, "pneumonia": 1, "covid": 1, "pathology": 1}),
     "pneumonia_vs_healthy": (("healthy", "pneumonia"), {"healthy": 0, "pneumonia": 1}),
+    # Paper 001's Table 3 (right), §3.2: "Pneumonia vs Non-Pneumonia", COVID-19 among the negatives
+    "pneumonia_vs_nonpneumonia": (("non-pneumonia", "pneumonia"), {"healthy": 0, "covid": 0, "non-pneumonia": 0,
+                                                                   "pneumonia": 1}),
     "pneumonia_vs_covid": (("pneumonia", "covid"), {"pneumonia": 0, "covid": 1}),
     "healthy_pneumonia_covid": (("healthy", "pneumonia", "covid"), {"healthy": 0, "pneumonia": 1, "covid": 2}),
 }
@@ -95,7 +99,7 @@ def phantom_canonical_labels(index):
     return out
 
 
-def task_index(index, task, canonical=None, name="dataset"):
+def task_index(index, task, canonical=None, name="dataset", require_all_classes=True):
     """The rows of `index` that task `task` covers, one-hot over the task's classes (a multi-class index).
 
     Args:
@@ -103,12 +107,15 @@ def task_index(index, task, canonical=None, name="dataset"):
         task: a key of `CLASSIFICATION_TASKS`.
         canonical: optional (N,) canonical labels (default `canonical_labels(index)`).
         name: the dataset's name in warnings and errors.
+        require_all_classes: raise when a class of the task has no image (a training split of a task must have
+            every class; a test set may lack one: False).
 
     Returns:
         `DatasetIndex` (task "multiclass", columns = the task's classes).
 
     Raises:
-        ValueError: unknown task, or no row left for some class (names the counts found).
+        ValueError: unknown task, no row left at all, or (require_all_classes) no row for some class (names
+            the counts found).
 
     Example:
     >>> import pandas as pd
@@ -142,4 +149,9 @@ def task_index(index, task, canonical=None, name="dataset"):
     if keep.sum() == 0:
         raise ValueError(f"{name}: no image belongs to task {task} (classes {list(class_names)}); labels found: "
                          f"{sorted(dropped, key=str)}.")
+    counts = {class_name: int((columns[keep] == c).sum()) for c, class_name in enumerate(class_names)}
+    if require_all_classes and min(counts.values()) == 0:
+        raise ValueError(f"{name}: task {task} has no image of class(es) "
+                         f"{[c for c, n in counts.items() if n == 0]} (images per class: {counts}; labels left out: "
+                         f"{sorted(dropped, key=str)}). This dataset cannot train the task: leave it out (--tasks).")
     return DatasetIndex(frame, list(class_names), "multiclass")

@@ -294,7 +294,7 @@ def split_index(index, fractions, seed, names=("train", "val", "test"), stratify
 
 def without_held_out(pretrain, *held_out):
     """`pretrain` without the images the run evaluates on: rows whose file is in one of the `held_out` indexes
-    (validation, test and external sets), or that belong to one of their patients in the same folder. Unlabeled
+    (test and external sets), or that belong to one of their patients in the same folder. Unlabeled
     pretraining on a folder that also gives the labelled splits (Kermany for pretraining and fine-tuning) then
     never sees a test patient. Returns (kept index, number of rows dropped)."""
     import os

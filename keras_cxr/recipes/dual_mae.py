@@ -280,9 +280,9 @@ def load_data(config):
             warnings.warn(f"{len(shared)} patients of the official test split also have images outside it (e.g. "
                           f"{sorted(shared)[:3]}); their other images stay in train / validation.", stacklevel=2)
     external = named_test_sets(config, lambda path: _external_index(config, path, index.class_names))
-    pretrain, dropped = without_held_out(pretrain, splits["val"], splits["test"], *external.values())
+    pretrain, dropped = without_held_out(pretrain, splits["test"], *external.values())
     if dropped:
-        test_split += (f"; {dropped} pretraining images of validation / test patients left out of pretraining "
+        test_split += (f"; {dropped} pretraining images of test patients left out of pretraining "
                        "(`without_held_out`)")
     return {"pretrain": pretrain, "splits": splits, "class_names": index.class_names, "test_split": test_split,
             "external": external}

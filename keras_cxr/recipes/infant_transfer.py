@@ -210,8 +210,8 @@ def load_data(config):
     fractions = (1 - config.test_fraction - config.validation_fraction, config.validation_fraction, config.test_fraction)
     splits = split_index(labelled, fractions, config.seed)
     external = named_test_sets(config, lambda path: _external_index(config, path, labelled.class_names))
-    if dirs:  # the autoencoders never see a validation or test patient (`without_held_out`)
-        pretrain, _ = without_held_out(pretrain, splits["val"], splits["test"], *external.values())
+    if dirs:  # the autoencoders never see a test patient (`without_held_out`)
+        pretrain, _ = without_held_out(pretrain, splits["test"], *external.values())
     return {"pretrain": pretrain, "splits": splits, "class_names": labelled.class_names, "age_unit": unit,
             "ages": {k: v.frame["_age"].to_numpy("float32") for k, v in splits.items()}, "external": external}
 

@@ -36,6 +36,7 @@ def test_every_task_by_hand_on_a_kermany_covid_table():
         "healthy_vs_pathology": ([0, 1, 2, 3], [0, 1, 1, 1]),
         "pneumonia_vs_healthy": ([0, 1, 2], [0, 1, 1]),
         "pneumonia_vs_covid": ([1, 2, 3], [0, 0, 1]),
+        "pneumonia_vs_nonpneumonia": ([0, 1, 2, 3], [0, 1, 1, 0]),  # COVID-19 among the negatives (Table 3 right)
         "healthy_pneumonia_covid": ([0, 1, 2, 3], [0, 1, 1, 2]),
     }
     assert set(expected) == set(CLASSIFICATION_TASKS)
@@ -48,6 +49,11 @@ def test_every_task_by_hand_on_a_kermany_covid_table():
         assert found.labels.sum() == len(rows)
     with pytest.raises(ValueError, match="Unknown task"):
         task_index(index, "covid_vs_everything")
+    no_covid = index.subset([0, 1, 2])  # a class of the task without an image: an error for training data
+    with pytest.raises(ValueError, match=r"no image of class\(es\) \['covid'\]"):
+        task_index(no_covid, "pneumonia_vs_covid")
+    with pytest.warns(UserWarning, match="leaves out"):
+        assert len(task_index(no_covid, "pneumonia_vs_covid", require_all_classes=False)) == 2
 
 
 def test_binary_columns_and_the_phantom_stand_ins():

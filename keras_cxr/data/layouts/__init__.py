@@ -18,7 +18,7 @@ from keras_cxr.data.layouts.labels_csv import index_labels_csv
 from keras_cxr.data.layouts.vindr_pcxr import (PEDICXR_6_CLASSES, PEDICXR_RARE_FINDINGS, index_vindr_pcxr,
                                                read_vindr_boxes)
 from keras_cxr.data.layouts.chexpert import CHEXPERT_CLASSES, index_chexpert
-from keras_cxr.data.layouts.covidx import COVIDX_CLASS_SETS, index_covidx, split_sources
+from keras_cxr.data.layouts.covidx import COVIDX_CLASS_SETS, covidx_split_files, index_covidx, split_sources
 from keras_cxr.data.layouts.tuberculosis import index_tuberculosis, read_clinical_reading
 from keras_cxr.data.layouts.segmentation import (find_segmentation_folders, index_segmentation,
                                                  index_segmentation_pairs, read_mask)

@@ -106,3 +106,33 @@ def _index(path):
 
 
 LAYOUT = Layout("covidx", detect, _index, "a folder with train.txt or train_COVIDx*.txt (COVIDx)")
+
+
+def covidx_split_files(root):
+    """(train file, test file) of a COVIDx folder, or None when it is not one.
+
+    COVIDx CXR-3 ships its three-class labels (normal / pneumonia / COVID-19) as `train_COVIDx9A.txt` and
+    `test_COVIDx9A.txt` (earlier releases `train_COVIDx8A.txt` ...); Kaggle's mirror and CXR-4 carry the binary
+    positive / negative `train.txt` / `test.txt`. The three-class pair of the newest release wins where both exist,
+    because paper 001's tasks need the pneumonia class.
+
+    Example:
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("train.txt", "test.txt", "train_COVIDx9A.txt", "test_COVIDx9A.txt"):
+    ...     _ = (root / name).write_text("")
+    >>> covidx_split_files(root)
+    ('train_COVIDx9A.txt', 'test_COVIDx9A.txt')
+    """
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        return None
+    names = set(os.listdir(root))
+    versioned = sorted((n for n in names if re.fullmatch(r"train_COVIDx\w+\.txt", n)
+                        and n.replace("train_", "test_", 1) in names),
+                       key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
+    if versioned:
+        return versioned[-1], versioned[-1].replace("train_", "test_", 1)
+    if "train.txt" in names and "test.txt" in names:
+        return "train.txt", "test.txt"
+    return None
