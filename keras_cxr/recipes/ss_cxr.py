@@ -65,6 +65,40 @@ PAPER_TABLES = {  # accuracy (%) per test paradigm, Tables 1–4
     "healthy_pneumonia_covid": {"vit_scratch": {"same sites": 92.50}, "ss_in": {"same sites": 96.0},
                                 "ss_cxr": {"same sites": 96.0}},
 }
+# The paper's rate columns as printed, (TPR, "FPR", "FNR", AUC-PR, AUC-ROC) per strategy and test paradigm
+# (Tables 1-3; Table 4: per class 0 / 1 / 2). In almost every row "FPR" = 1 - TPR, i.e. the printed "FPR" is the
+# positive class's miss rate (FNR) and the printed "FNR" is not 1 - TPR: the two columns read as swapped. Our
+# tables use the standard definitions per class (FPR = FP / (FP + TN), FNR = FN / (FN + TP)) and show these
+# rows beside them unchanged, so a reader can compare either way.
+PAPER_RATES = {
+    "covid_vs_noncovid": {
+        "vit_scratch": {"same sites": (0.975, 0.025, 0.190, 0.972, 0.977), "unseen": (0.740, 0.260, 0.319, 0.693, 0.755),
+                        "pediatric": (0.522, 0.478, 0.118, 0.619, 0.702)},
+        "ss_in": {"same sites": (1.0, 0.0, 0.035, 0.998, 0.998), "unseen": (0.762, 0.237, 0.389, 0.650, 0.723),
+                  "pediatric": (0.855, 0.144, 0.646, 0.642, 0.605)},
+        "ss_cxr": {"same sites": (1.0, 0.0, 0.035, 0.999, 0.999), "unseen": (0.779, 0.220, 0.308, 0.726, 0.789),
+                   "pediatric": (0.952, 0.048, 0.059, 0.997, 0.997)}},
+    "healthy_vs_pathology": {
+        "vit_scratch": {"same sites": (0.980, 0.020, 0.067, 0.995, 0.985), "unseen": (0.438, 0.562, 0.176, 0.559, 0.539),
+                        "pediatric": (0.524, 0.476, 0.118, 0.620, 0.689)},
+        "ss_in": {"same sites": (0.980, 0.020, 0.043, 0.996, 0.986), "unseen": (0.332, 0.668, 0.078, 0.551, 0.672),
+                  "pediatric": (0.711, 0.299, 0.424, 0.693, 0.661)},
+        "ss_cxr": {"same sites": (0.970, 0.030, 0.030, 0.997, 0.992), "unseen": (0.463, 0.537, 0.153, 0.665, 0.679),
+                   "pediatric": (0.952, 0.048, 0.0, 1.0, 1.0)}},
+    "pneumonia_vs_covid": {"vit_scratch": {"same sites": (0.960, 0.040, 0.040, 0.994, 0.989)},
+                           "ss_in": {"same sites": (1.0, 0.0, 0.025, 0.999, 0.999)},
+                           "ss_cxr": {"same sites": (1.0, 0.0, 0.005, 1.0, 0.999)}},
+    "pneumonia_vs_nonpneumonia": {"vit_scratch": {"same sites": (0.973, 0.027, 0.080, 0.961, 0.978)},
+                                  "ss_in": {"same sites": (0.990, 0.010, 0.060, 0.984, 0.989)},
+                                  "ss_cxr": {"same sites": (0.990, 0.010, 0.050, 0.988, 0.995)}},
+    "healthy_pneumonia_covid": {  # per class 0 (healthy), 1 (pneumonia), 2 (covid)
+        "vit_scratch": {"same sites": ((0.990, 0.010, 0.077, 0.953, 0.987), (0.890, 0.110, 0.013, 0.958, 0.978),
+                                       (0.910, 0.090, 0.015, 0.984, 0.987))},
+        "ss_in": {"same sites": ((0.990, 0.010, 0.047, 0.965, 0.990), (0.940, 0.060, 0.007, 0.986, 0.993),
+                                 (0.955, 0.045, 0.0, 0.997, 0.995))},
+        "ss_cxr": {"same sites": ((0.980, 0.020, 0.043, 0.972, 0.991), (0.950, 0.050, 0.007, 0.987, 0.995),
+                                  (0.955, 0.005, 0.005, 0.997, 0.997))}},
+}
 PAPER_TABLE_5 = {"unetr_scratch": {"iou": 0.8566, "dice": 0.9227, "hd95": 16.70},
                  "unetr_ss_in": {"iou": 0.8963, "dice": 0.9453, "hd95": 9.07},
                  "unetr_ss_cxr": {"iou": 0.9160, "dice": 0.9561, "hd95": 9.73}}
@@ -669,6 +703,10 @@ def _write_markdown(config, metrics):
         lines += ["**Warnings** (models whose numbers below are not results; train longer or on more data):", ""]
         lines += [f"- {w}" for w in found[:40]] + ([f"- ... and {len(found) - 40} more"] if len(found) > 40 else [])
         lines.append("")
+    if any(task in PAPER_RATES for task in metrics["classification"]):
+        lines += ["Rates: ours per class with the standard definitions (FPR = FP / (FP + TN), FNR = FN / (FN + TP)). "
+                  "The paper's rows are shown as printed (TPR / FPR / FNR / AUC-PR / AUC-ROC); in almost every row "
+                  "its FPR equals 1 − TPR, so its FPR and FNR columns read as swapped (`PAPER_RATES`).", ""]
     for task, by_strategy in metrics["classification"].items():
         lines += [f"## {task} (paper Table {_table_of(task)}): accuracy % [95 % CI], per class TPR / FPR / FNR / "
                   "AUC-PR / AUC-ROC", ""]
@@ -685,8 +723,12 @@ def _write_markdown(config, metrics):
                 paper = PAPER_TABLES.get(task, {}).get(strategy, {}).get("same sites" if split == SAME_SITES else split)
                 per_class = "; ".join(f"{c}: {_fmt(m['tpr'])}/{_fmt(m['fpr'])}/{_fmt(m['fnr'])}/{_fmt(m['auc_pr'])}/"
                                       f"{_fmt(m['auc_roc'])}" for c, m in row["per_class"].items())
+                rates = PAPER_RATES.get(task, {}).get(strategy, {}).get("same sites" if split == SAME_SITES else split)
+                rates = "" if rates is None else "<br>paper (as printed): " + "; ".join(
+                    "/".join(_fmt(v) for v in r) for r in (rates if isinstance(rates[0], tuple) else (rates,)))
                 cells.append(f"{100 * row['accuracy']:.2f} [{100 * low:.1f}–{100 * high:.1f}]"
-                             + (f" (paper {paper})" if paper is not None else "") + f"<br>n={row['num_images']}; {per_class}")
+                             + (f" (paper {paper})" if paper is not None else "") + f"<br>n={row['num_images']}; {per_class}"
+                             + rates)
             lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
         lines.append("")
     if metrics["segmentation"]:
