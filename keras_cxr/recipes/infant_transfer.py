@@ -76,6 +76,11 @@ class Config(RecipeConfig):
     # not in the paper: scales the filters of the backbones that take a width multiplier (vgg16; the others are
     # built as published); 1.0 = full width
     width_multiplier: float = 1.0
+    # Not stated: paper 002 never says how the backbones are initialized before the autoencoder. Our reading:
+    # from random weights (None), as "learning representations from X-rays" suggests; "imagenet" starts each
+    # backbone that has keras.applications ImageNet weights (vgg19, mobilenet_v2, xception, densenet121,
+    # resnet50) from them, for comparison (the others raise). The report states which.
+    backbone_weights: str | None = None
     pretrain_epochs: int = 50  # not stated
     pretrain_batch_size: int = 32  # not stated
     pretrain_lr: float = 1e-3  # not stated: Adam's default
@@ -265,16 +270,18 @@ def _disease_age_targets(dataset, num_classes):
 
 # ------------------------------------------------------------------------------------------- stages
 def _backbone_kwargs(config, backbone):
-    """{"width_multiplier": w} for a backbone whose builder takes one (vgg16) when the Config narrows it
-    (w != 1); {} otherwise: the published backbones are built as published whatever `width_multiplier` says."""
+    """The backbone builder's options: {"width_multiplier": w} for a backbone whose builder takes one (vgg16) when
+    the Config narrows it (w != 1; the published backbones are built as published whatever `width_multiplier`
+    says), and {"weights": ...} when `backbone_weights` asks for an initialization other than random."""
     import inspect
 
     from keras_cxr.models import model_entry
 
+    found = {"weights": config.backbone_weights} if config.backbone_weights not in (None, "", "none") else {}
     if float(config.width_multiplier) == 1.0 or \
             "width_multiplier" not in inspect.signature(model_entry(backbone).builder).parameters:
-        return {}
-    return {"width_multiplier": float(config.width_multiplier)}
+        return found
+    return {**found, "width_multiplier": float(config.width_multiplier)}
 
 
 def pretrain(config, data, backbone):
@@ -347,7 +354,8 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
 
 # ------------------------------------------------------------------------------------------- evaluation
 def evaluate(config, data, runs, split="test"):
-    """Tables 1–2: per backbone × variant, mean ± sd over seeds of accuracy and macro recall, precision, F1
+    """Tables 1–2: per backbone × variant, mean ± sd over seeds (population sd, ddof = 0: the paper does not say
+    which) of accuracy and macro recall, precision, F1
     (Eq. 5–8), age MAE and R² (variants with an age head, sets whose ages are all known), and warnings for
     degenerate classifiers; on the test split, or on the external set named `split` (`--test-dir`)."""
     from sklearn.metrics import mean_absolute_error, r2_score
@@ -468,7 +476,13 @@ def _write_markdown(config, metrics):
              f"; {config.image_size} px, seeds {list(config.seeds)}, α = {config.age_loss_weight}.", "",
              "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
              "Sizes: " + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items()) +
-             f"; classes {metrics['class_names']}.", ""]
+             f"; classes {metrics['class_names']}.", "",
+             "**Readings of the paper** (it does not say; `Config` documents each): backbones start the autoencoder "
+             + ("from random weights" if config.backbone_weights in (None, "", "none") else
+                f"from `{config.backbone_weights}` weights (a comparison, not the paper's reading)") +
+             f"; the pediatric test split is {config.test_fraction:.0%} of the patients held out (the paper's "
+             "accuracies are multiples of 1/38, a 38-image test set); the validation split selects the kept epoch.",
+             ""]
     found = [w for r in table.values() for w in r["warnings"]]
     if found:
         lines += ["**Warnings:**", ""] + [f"- {w}" for w in found] + [""]

@@ -16,7 +16,8 @@ Chest X-Rays" (Children's National / University of Surrey):
    FNR, AUC-PR, AUC-ROC per class and accuracy, with bootstrap CIs; ROC / PR curves; attention heat maps
    (Fig. 4: the class token's attention in the last block and attention rollout);
 4. (§4.3, Table 5, Fig. 3) UNETR (ViT-S taps 3/6/9 + final norm, feature size 16) for lung segmentation
-   from scratch and from the GMML encoder, Dice + BCE, AdamW wd 1e-5, lr 5e-4, 400 epochs, 256 × 256;
+   from scratch and from the GMML encoder, AdamW wd 1e-5, lr 5e-4, 400 epochs, 256 × 256 (§4.3); the loss,
+   Dice + BCE, is not named in the paper (UNETR's and MONAI's usual choice);
    IoU, Dice, HD95 and predicted vs true outlines.
 
 Paper numbers: Table 1 covid vs non-covid accuracy (same sites / unseen / pediatric): ViT-S 89.25 / 71.53 /
@@ -27,10 +28,11 @@ SS-CXR Dice 0.9561, IoU 0.9160, HD95 9.73. Hardware: the paper pretrains on the 
 Choices where the paper is silent (the field's usual ones, stated per field in `Config`): GMML pretraining
 schedule (100 epochs, lr 5e-4, wd 0.05, batch 64, 10 warmup epochs + cosine; augmentation = random resized
 crop 0.5–1 + flip, as paper 000 does for CXRs), pretraining size 224; DeiT's fine-tuning defaults (batch 64,
-5 warmup epochs + cosine, label smoothing 0.1, stochastic depth 0.1, RandAugment m9; DeiT's mixup / cutmix /
-random erasing / repeated augmentation are left out: they are tuned for ImageNet's 1.28 M images); the last
-epoch's model is evaluated (DeiT, no early stopping); the validation split (10 % of the fine-tuning data,
-patient level) only calibrates nothing and is reported; UNETR batch 8, no augmentation. Phantom stand-ins
+5 warmup epochs + cosine, label smoothing 0.1, stochastic depth 0.1, RandAugment m9; DeiT's random resized
+crop and flip, mixup / cutmix / random erasing / repeated augmentation are left out: crops can cut lesions out
+of a CXR (paper 000's remark) and the others are tuned for ImageNet's 1.28 M images); the epoch kept is the one
+with the best validation AUC on the validation split (10 % of the fine-tuning data, patient level;
+`finetune_monitor`); UNETR batch 8, no augmentation. Phantom stand-ins
 for pneumonia and COVID-19: `keras_cxr.data.phantom_canonical_labels`.
 """
 
