@@ -226,7 +226,7 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
                   jit_compile=resolve_jit_compile(config.jit_compile, model=model))
     state = _EngineState(_engine_dir(config, name))
     log = _callbacks(state, monitor, keep)
-    steps = [backup_and_restore(config, name), log, *callbacks]
+    steps = [backup_and_restore(config, name), *callbacks, log]  # log last: it records what probes added
     if plateau:
         steps.insert(1, keras.callbacks.ReduceLROnPlateau(
             monitor=plateau.get("monitor", monitor if validation is not None else "loss"),

@@ -45,3 +45,23 @@ def test_feature_probes_read_the_labelled_images_and_switch_off(tmp_path):
     assert set(probes[0].train_labels) <= {0, 1}
     config.probe_images = 0
     assert engine.feature_probes(config, index, index, 32) == []
+
+
+def test_engine_saves_the_probe_curve_with_the_stage_history(tmp_path):
+    """A pretraining stage's saved history (what the report draws) holds the probes' AUC per epoch."""
+    import keras
+
+    from keras_cxr.models import vgg16_sharp_unet
+
+    index = phantom_index(40, 32, seed=4, labels="abnormal", cache_dir=str(tmp_path))
+    config = RecipeConfig(output_dir=str(tmp_path / "run"), probe_images=20, cache_dir=str(tmp_path), verbose=0,
+                          jit_compile="false")
+    images = np.random.default_rng(0).random((16, 32, 32, 1)).astype("float32")
+    model = vgg16_sharp_unet((32, 32, 1), width_multiplier=0.0625)
+    engine.fit(config, "pretext", model, (images, images), batch_size=8, epochs=2, keep="last", monitor="loss",
+               optimizer=keras.optimizers.Adam(1e-3), loss="mae",
+               callbacks=engine.feature_probes(config, index.subset(np.arange(20)), index.subset(np.arange(20, 40)), 32))
+    history = engine.load_history(config, "pretext")
+    assert len(history["knn_auc"]) == len(history["linear_auc"]) == 2
+    assert all(0.0 <= v <= 1.0 for v in history["knn_auc"] + history["linear_auc"])
+    assert "kNN AUC" in engine.probe_summary(history)
