@@ -11,14 +11,16 @@ from keras_cxr.recipes import dual_mae
 
 TINY = dict(phantom_pretrain_images=48, phantom_finetune_images=90, image_size=32, resize_to=36, patch_size=8,
             embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16, decoder_depth=1, decoder_num_heads=2,
-            pretrain_batch_size=16, finetune_batch_size=16, pretrain_epochs=1, finetune_epochs=1, seeds=(0,),
+            pretrain_batch_size=16, finetune_batch_size=16, pretrain_epochs=1, finetune_epochs=1, linprobe_epochs=1,
+            seeds=(0,),
             bootstrap_resamples=50, verbose=0)
 
 
 @pytest.mark.slow_on_tensorflow  # the dual_mae notebook trains this recipe (DualMAE method) on TensorFlow
 def test_quick_run_writes_full_output(tmp_path):
     metrics = dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), **TINY))
-    assert set(metrics["table_3_4"]) == set(dual_mae.QUICK_METHODS)  # quick: 3 of the 8, and it says so
+    probes = {f"{m}_linprobe" for m in ("mae", "dual_mae")}  # linear probing of the self-supervised encoders
+    assert set(metrics["table_3_4"]) == set(dual_mae.QUICK_METHODS) | probes  # quick: 3 of the 8, and it says so
     assert set(metrics["methods_not_requested"]) == set(dual_mae.METHODS) - set(dual_mae.QUICK_METHODS)
     assert "Not requested in this run" in (tmp_path / "report.md").read_text()
     for method, row in metrics["table_3_4"].items():
@@ -65,7 +67,7 @@ def test_quick_run_on_real_adult_folder_with_nih_findings(tmp_path, shared_data)
                                    methods=("vit_scratch", "dual_mae"), **TINY)
     metrics = dual_mae.run(config)
     rows = metrics["table_3_4"]
-    assert set(rows) == {"vit_scratch", "dual_mae"}
+    assert set(rows) == {"vit_scratch", "dual_mae", "dual_mae_linprobe"}  # the frozen encoder probed too
     assert len(rows["dual_mae"]["auc_per_class"]) == 14  # ChestX-ray14's findings, not the binary column
     assert (tmp_path / "report.md").exists() and (tmp_path / "models/dual_mae_mask75.keras").exists()
     assert json.loads((tmp_path / "config.json").read_text())["finetune_label_column"] == "finding_labels"
