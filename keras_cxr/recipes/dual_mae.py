@@ -166,10 +166,11 @@ class Config(RecipeConfig):
                       pretrain_epochs=8, pretrain_warmup_epochs=1, pretrain_base_lr=1.5e-3, finetune_batch_size=32,
                       finetune_epochs=30, finetune_warmup_epochs=3, finetune_lr=2e-3, randaugment_magnitude=0,
                       drop_path_rate=0.0, seeds=(0,), bootstrap_resamples=200, verbose=2,
-                      linprobe_epochs=15, linprobe_warmup_epochs=1,
+                      linear_probe=False, linprobe_epochs=15, linprobe_warmup_epochs=1,  # --linear-probe true adds it
                       label_fractions=(1.0,), table_6_fractions=(1.0,),  # Tables 5-6 from the main run only
                       methods=QUICK_METHODS,  # 3 of the 8 methods; the report lists the others as not requested
-                      jit_compile="false")  # tiny models, few steps: XLA compiling costs more than it saves
+                      jit_compile="false",  # tiny models, few steps: XLA compiling costs more than it saves
+                      probe_images=128)  # feature probes on 128 + 128 labelled images (CI budget)
         values.update(overrides)
         return cls(**values)
 

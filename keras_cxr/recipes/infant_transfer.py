@@ -112,7 +112,7 @@ class Config(RecipeConfig):
                       phantom_transfer_images=1200, backbones=("vgg16",), width_multiplier=0.125,
                       variants=("ablation1", "full"), seeds=(0,), image_size=64, decoder_filters=(32, 16),
                       pretrain_epochs=5, pretrain_batch_size=32, transfer_epochs=25, transfer_lr=1e-3, verbose=2,
-                      jit_compile="false")
+                      jit_compile="false", probe_images=128)
         values.update(overrides)
         return cls(**values)
 

@@ -196,7 +196,7 @@ class Config(RecipeConfig):
                       pretrain_lr=1e-3, pretrain_warmup_epochs=1, finetune_epochs=20, finetune_batch_size=32,
                       finetune_lr=2e-3, finetune_warmup_epochs=2, randaugment_magnitude=0, drop_path_rate=0.0,
                       segmentation_image_size=64, feature_size=8, segmentation_epochs=10, segmentation_batch_size=16,
-                      segmentation_lr=2e-3, bootstrap_resamples=200, verbose=2, jit_compile="false")
+                      segmentation_lr=2e-3, bootstrap_resamples=200, verbose=2, jit_compile="false", probe_images=128)
         values.update(overrides)
         return cls(**values)
 
