@@ -11,9 +11,8 @@ from keras_cxr.recipes import dual_mae
 
 TINY = dict(phantom_pretrain_images=48, phantom_finetune_images=90, image_size=32, resize_to=36, patch_size=8,
             embed_dim=32, depth=1, num_heads=2, mlp_dim=64, decoder_dim=16, decoder_depth=1, decoder_num_heads=2,
-            pretrain_batch_size=16, finetune_batch_size=16, pretrain_epochs=1, finetune_epochs=1, linprobe_epochs=1,
-            seeds=(0,),
-            bootstrap_resamples=50, verbose=0)
+            pretrain_batch_size=16, finetune_batch_size=16, pretrain_epochs=1, finetune_epochs=1, linear_probe=True,
+            linprobe_epochs=1, seeds=(0,), bootstrap_resamples=50, verbose=0)
 
 
 @pytest.mark.slow_on_tensorflow  # the dual_mae notebook trains this recipe (DualMAE method) on TensorFlow
