@@ -108,6 +108,8 @@ def test_quick_run_with_both_sweeps_writes_their_tables(tmp_path):
     assert all(set(row) == {0.5, 1.0} for row in metrics["table_6"].values())
     assert metrics["table_6"]["dual_mae"][0.5] == metrics["table_5"][0.5]["mean_auc"]
     assert (tmp_path / "results/finetune_vit_scratch_seed0_fraction50.npz").exists()
+    assert (tmp_path / "figures/label_efficiency.png").exists()  # issue 28: metric vs labelled images
+    assert "figures/label_efficiency.png" in (tmp_path / "report.md").read_text()
     report = (tmp_path / "report.md").read_text()
     assert "## Table 2" in report and "## Table 5" in report and "## Table 6" in report and " ± " in report
     assert "| 50% | " in report and "[0.733]" in report  # Table 5's paper AUC at 50 %
