@@ -64,10 +64,9 @@ class FeatureProbe(keras.callbacks.Callback):
     def evaluate(self):
         """(AUC, accuracy) of the probe on the current weights."""
         extractor = self.feature_model()
-        train = keras.ops.convert_to_numpy(extractor.predict(self.train_images, batch_size=self.batch_size, verbose=0))
-        test = keras.ops.convert_to_numpy(extractor.predict(self.test_images, batch_size=self.batch_size, verbose=0))
-        return probe_scores(self.test_labels, self.probabilities(np.asarray(train), self.train_labels,
-                                                                 np.asarray(test)))
+        train, test = (extractor.predict(x, batch_size=self.batch_size, verbose=0)  # numpy already
+                       for x in (self.train_images, self.test_images))
+        return probe_scores(self.test_labels, self.probabilities(train, self.train_labels, test))
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.params and epoch + 1 == self.params.get("epochs")

@@ -302,9 +302,10 @@ def without_held_out(pretrain, *held_out):
     parts = [index for index in held_out if index is not None and len(index)]
     if not parts or not len(pretrain):
         return pretrain, 0
-    paths = {os.path.realpath(p) for index in parts for p in index.frame["path"]}
-    patients = {(os.path.dirname(os.path.realpath(p)), str(q)) for index in parts
-                for p, q in zip(index.frame["path"], index.frame["patient_id"]) if str(q) not in ("", "nan")}
+    held = [(os.path.realpath(p), str(q)) for index in parts for p, q in zip(index.frame["path"],
+                                                                              index.frame["patient_id"])]
+    paths = {path for path, _ in held}
+    patients = {(os.path.dirname(path), q) for path, q in held if q not in ("", "nan")}
     real = [os.path.realpath(p) for p in pretrain.frame["path"]]
     keep = np.array([path not in paths and (os.path.dirname(path), str(q)) not in patients
                      for path, q in zip(real, pretrain.frame["patient_id"])], dtype=bool)

@@ -144,32 +144,6 @@ class _EngineState:
         return {k: [logs.get(k) for logs in ordered] for k in keys}
 
 
-def _split_epoch_end(callback):
-    """(everything but on_epoch_end, on_epoch_end only) of `callback`, as two callbacks to place apart."""
-    import keras
-
-    class _Part(keras.callbacks.Callback):
-        def __init__(self, epoch_end):
-            super().__init__()
-            self.epoch_end = epoch_end
-
-        def set_model(self, model):
-            callback.set_model(model)
-
-        def set_params(self, params):
-            callback.set_params(params)
-
-        def __getattribute__(self, attribute):
-            if attribute.startswith("on_") and attribute != "on_epoch_end" and \
-                    not object.__getattribute__(self, "epoch_end"):
-                return getattr(callback, attribute)
-            if attribute == "on_epoch_end":
-                return callback.on_epoch_end if object.__getattribute__(self, "epoch_end") else (lambda *a, **k: None)
-            return object.__getattribute__(self, attribute)
-
-    return _Part(False), _Part(True)
-
-
 def _callbacks(state, monitor, keep):
     import keras
 
@@ -255,8 +229,9 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
     # Order at each epoch's end: the callbacks (probes add their logs), the engine log (records them), then the
     # backup; a kill between two of them then never leaves a backed-up epoch missing from the history. The
     # backup restores first, at the start of training, before any callback touches the weights.
-    restore, backup = _split_epoch_end(backup_and_restore(config, name))
-    steps = [restore, *callbacks, log, backup]
+    backup = backup_and_restore(config, name)
+    save_epoch, backup.on_epoch_end = backup.on_epoch_end, lambda epoch, logs=None: None
+    steps = [backup, *callbacks, log, keras.callbacks.LambdaCallback(on_epoch_end=save_epoch)]
     if plateau:
         steps.insert(1, keras.callbacks.ReduceLROnPlateau(
             monitor=plateau.get("monitor", monitor if validation is not None else "loss"),
