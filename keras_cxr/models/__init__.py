@@ -4,6 +4,7 @@
 >>> "vit_small" in list_models() and "resnet34" in list_models()
 True
 """
+from keras_cxr.models.model_card import ModelCard, ModelCardError, card_for, load_model, read_card, save_model
 from keras_cxr.models.registry import create_model, list_models, model_entry, register_model, unregister_model
 from keras_cxr.models.contract import HEAD_ACTIVATIONS, classification_head, validate_input_shape
 from keras_cxr.models.batch_norm import BATCH_NORM_MOMENTUM, batch_norm_momenta, set_batch_norm_momentum

@@ -10,6 +10,8 @@ import dataclasses
 import difflib
 import fnmatch
 
+from keras_cxr.models.model_card import ModelCard
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
@@ -21,18 +23,26 @@ class ModelEntry:
         test_overrides: small arguments under which the registry test builds it on a CPU (e.g. a 32 × 32
             input); the architecture itself is not shrunk unless the entry says so in `test_note`.
         test_note: why the overrides are what they are.
+        kind: what the model does: "classifier" (a backbone, with a head when `num_classes` > 0),
+            "segmentation" (a per-pixel mask), "image_to_image" (restoration or segmentation, as the Sharp
+            U-Net), or "pretraining" (a model that owns its self-supervised objective: MAE, dual-MAE, GMML).
+        normalization: the input normalization its builder's users feed it ("none": [0, 1]; "imagenet": the
+            ViT family, as mae and DeiT feed ViTs); `create_model` records it in the model's `ModelCard`.
     """
 
     name: str
     builder: object
     test_overrides: dict
     test_note: str = ""
+    kind: str = "classifier"
+    normalization: str = "none"
 
 
 _REGISTRY = {}
 
 
-def register_model(builder=None, *, name=None, test_overrides=None, test_note=""):
+def register_model(builder=None, *, name=None, test_overrides=None, test_note="", kind="classifier",
+                   normalization="none"):
     """Registers a builder under `name` (default: the function's name); usable as `@register_model` or
     `@register_model(test_overrides={...})`. Re-registering a name replaces the entry.
 
@@ -49,7 +59,7 @@ def register_model(builder=None, *, name=None, test_overrides=None, test_note=""
 
     def decorate(function):
         key = name or function.__name__
-        _REGISTRY[key] = ModelEntry(key, function, dict(test_overrides or {}), test_note)
+        _REGISTRY[key] = ModelEntry(key, function, dict(test_overrides or {}), test_note, kind, normalization)
         return function
 
     return decorate(builder) if builder is not None else decorate
@@ -95,8 +105,38 @@ def create_model(model_name, /, **overrides):
     Traceback (most recent call last):
     ...
     ValueError: Unknown model 'vit_smal'. Did you mean 'vit_small', ...
+
+    The model carries a `ModelCard` (`model.card`: input size, channels, the entry's normalization, and the
+    task its head implies), which `keras_cxr.models.save_model` writes into its `.keras` file:
+    >>> model.card.task, model.card.class_names, model.card.normalization
+    ('multiclass', ['class_0', 'class_1', 'class_2'], 'none')
     """
-    return model_entry(model_name).builder(**overrides)
+    entry = model_entry(model_name)
+    model = entry.builder(**overrides)
+    model.card = default_card(entry, model, overrides)
+    return model
+
+
+def default_card(entry, model, overrides):
+    """The `ModelCard` of a model `entry` built with `overrides`: its input size and channels, the entry's
+    normalization, and the task its head implies (a sigmoid head of one unit: binary; of several: multi-label;
+    softmax: multi-class; no head: features; a segmentation entry: segmentation). Class names are placeholders
+    (`class_0` ...) until a recipe names them."""
+    shape = model.inputs[0].shape if getattr(model, "inputs", None) else (None, *overrides.get("input_shape",
+                                                                                             (224, 224, 1)))
+    num_classes = int(overrides.get("num_classes") or 0)
+    activation = overrides.get("head_activation")
+    if entry.kind == "segmentation":
+        task = "segmentation"
+    elif entry.kind in ("pretraining", "image_to_image") or not num_classes:
+        task = "features"
+    elif activation == "softmax":
+        task = "multiclass"
+    else:
+        task = "binary" if num_classes == 1 else "multilabel"
+    names = [f"class_{c}" for c in range(num_classes)] if task in ("binary", "multiclass", "multilabel") else []
+    return ModelCard(task=task, class_names=names, input_size=(shape[1] or 224, shape[2] or 224),
+                     channels=shape[-1] or 1, normalization=entry.normalization, model_name=entry.name)
 
 
 def _import_all():

@@ -24,6 +24,8 @@ import os
 
 import numpy as np
 
+from keras_cxr.models.model_card import load_model, save_model
+
 
 @dataclasses.dataclass
 class RecipeConfig:
@@ -175,8 +177,7 @@ def stage(config, name, compute, kind="keras"):
     if config.resume and (os.path.exists(saved) if saved_at_start is None else saved in saved_at_start):
         path = saved
         if kind == "keras":
-            _register_serializables()
-            return keras.saving.load_model(path)
+            return load_model(path)
         if kind == "npz":
             with np.load(path, allow_pickle=False) as saved:
                 return {key: saved[key] for key in saved.files}
@@ -188,7 +189,7 @@ def stage(config, name, compute, kind="keras"):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if kind == "keras":
         partial = path[: -len(".keras")] + ".partial.keras"
-        value.save(partial)
+        save_model(value, partial)  # with its ModelCard, when it carries one
     elif kind == "npz":
         partial = path[: -len(".npz")] + ".partial.npz"
         np.savez(partial, **value)
@@ -198,18 +199,6 @@ def stage(config, name, compute, kind="keras"):
             json.dump(value, f, indent=2)
     os.replace(partial, path)
     return value
-
-
-def _register_serializables():
-    """Imports every keras_cxr module that registers Keras serializables, so a fresh process that resumes
-    a run can load saved models before it has built any (found by the kill-and-rerun test)."""
-    import keras_cxr.callbacks  # noqa: F401
-    import keras_cxr.ensembles  # noqa: F401
-    import keras_cxr.layers  # noqa: F401
-    import keras_cxr.losses  # noqa: F401
-    import keras_cxr.metrics  # noqa: F401
-    import keras_cxr.models  # noqa: F401
-    import keras_cxr.optimizers  # noqa: F401
 
 
 def backup_and_restore(config, name):

@@ -44,6 +44,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr.metrics import find_threshold
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
@@ -527,7 +528,11 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
 
         external = {f"external__{n}": engine.predict(config, model, index, config.image_size, normalize="imagenet")
                     for n, index in data.get("external", {}).items()}
-        return {"val": predict("val"), "test": predict("test"), "loss": np.asarray(history["loss"]), **external}
+        val = predict("val")
+        engine.save_trained(config, name, model, task="multilabel", class_names=data["class_names"],
+                            normalization="imagenet", threshold=find_threshold(np.nan_to_num(val_index.labels), val),
+                            notes="thresholds: Youden's J on the validation split, per class")
+        return {"val": val, "test": predict("test"), "loss": np.asarray(history["loss"]), **external}
 
     result = stage(config, name, train, kind="npz")
     return {"val": result["val"], "test": result["test"], "history": {"loss": result["loss"].tolist()},
@@ -543,7 +548,7 @@ def evaluate(config, data, predictions):
     """
     from sklearn.metrics import roc_auc_score
 
-    from keras_cxr.metrics import classification_report, find_threshold
+    from keras_cxr.metrics import classification_report
     from keras_cxr.report import report_warnings
     from keras_cxr.stats import bootstrap_ci, delong_test
 

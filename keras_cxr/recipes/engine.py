@@ -32,6 +32,7 @@ import os
 
 import numpy as np
 
+from keras_cxr.models.model_card import card_for, save_model
 from keras_cxr.recipes.base import _shared_dir, backup_and_restore, stage, stage_path, stream, write_json
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -270,10 +271,11 @@ def load_history(config, name):
         return json.load(f)
 
 
-def fit_stage(config, name, build, train, **options):
+def fit_stage(config, name, build, train, card=None, **options):
     """A resumable training stage whose result is the model: `models/<name>.keras` when an earlier run
     finished it, else `build()` trained by `fit(config, name, ...)`. `train`, `validation` and `callbacks` may be
     callables returning them (so a finished stage never builds its pipeline or reads its probe images).
+    `card` (a dict of `ModelCard` fields: task, class_names, normalization ...) is recorded in the saved file.
     Returns (model, history)."""
 
     def compute():
@@ -284,10 +286,29 @@ def fit_stage(config, name, build, train, **options):
         callbacks = callbacks() if callable(callbacks) else callbacks
         model = build()
         fit(config, name, model, data, validation=validation, callbacks=callbacks, **options)
+        if card is not None:
+            card_for(model, source=f"{_recipe_name(config)}/{name}", **card)
         return model
 
     model = stage(config, name, compute)
     return model, load_history(config, name)
+
+
+def _recipe_name(config):
+    return type(config).__module__.rsplit(".", 1)[-1]
+
+
+def save_trained(config, name, model, **card):
+    """Saves a trained model the report shows as `models/<name>.keras` with its `ModelCard` (`card`: task,
+    class_names, threshold, normalization, ...), so `keras-cxr evaluate` can validate it on another site's
+    images. For stages whose resumable result is predictions (`kind="npz"`), not the model itself."""
+    card_for(model, input_size=tuple(model.inputs[0].shape[1:3]), source=f"{_recipe_name(config)}/{name}", **card)
+    path = stage_path(config, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = path[: -len(".keras")] + ".partial.keras"
+    save_model(model, partial)
+    os.replace(partial, path)
+    return path
 
 
 def predict(config, model, index, image_size, batch_size=64, **stream_options):

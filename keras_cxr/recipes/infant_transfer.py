@@ -344,6 +344,8 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
                              optimizer=engine.make_optimizer("adam", config.transfer_lr), loss=losses,
                              loss_weights=loss_weights, metrics={"disease": ["accuracy"]},
                              monitor=config.transfer_monitor, keep="best")
+        engine.save_trained(config, name, model, task="disease_age", class_names=data["class_names"],
+                            notes=f"paper 002 Eq. 2-4: disease head over the classes, age head in {data['age_unit']}")
         result = {"loss": np.asarray(history["loss"])}
         for prefix, index in (("", data["splits"]["test"]),
                               *((f"external__{n}__", i) for n, i in data.get("external", {}).items())):

@@ -432,6 +432,8 @@ def finetune(config, data, task, strategy, gmml):
             metrics=["accuracy", keras.metrics.AUC(name="auc")],
             monitor="loss" if config.finetune_monitor == "last" else config.finetune_monitor,
             keep="last" if config.finetune_monitor == "last" else "best")
+        engine.save_trained(config, name, model, task="multiclass", class_names=class_names, normalization="imagenet",
+                            notes=f"paper 001 task {task}: argmax of the softmax")
         result = {"loss": np.asarray(history["loss"])}
         for split, index in sets.items():
             if split == "train":

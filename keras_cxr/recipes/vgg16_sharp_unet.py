@@ -66,6 +66,7 @@ PAPER_TABLE_3 = {
 }
 TABLE_3_METRICS = ("balanced_accuracy", "sensitivity", "specificity", "f1", "mcc", "kappa", "youden")
 PRETEXT_TASKS = {"denoising": "noise", "deblurring": "blur"}
+CLASS_NAMES = ["normal", "abnormal"]  # the classifiers' two softmax outputs (§2.3.2)
 EXTERNAL = "external_"  # data["classify"] key prefix of the --test-dir sets
 
 
@@ -455,7 +456,9 @@ def _fit_classifier(config, build, data, name):
         epochs=epochs, optimizer=engine.make_optimizer(config.classifier_optimizer, config.classifier_learning_rate,
                                                        momentum=config.classifier_momentum),
         loss="categorical_crossentropy", metrics=["accuracy", keras.metrics.AUC(name="auc")],
-        monitor="val_loss", plateau=_plateau(config))
+        monitor="val_loss", plateau=_plateau(config),
+        card=dict(task="multiclass", class_names=CLASS_NAMES, input_size=(config.image_size,) * 2,
+                  notes="paper 003: normal vs abnormal, argmax of the softmax (threshold 0.5 on abnormal)"))
 
 
 def baseline_weights(config):
@@ -561,7 +564,7 @@ def evaluate(config, data, probabilities, models):
     reports, predictions = {}, {}
     for name, prob in probabilities["test"].items():
         reports[name] = classification_report(y_true, prob, threshold=config.threshold,
-                                              class_names=["normal", "abnormal"])
+                                              class_names=CLASS_NAMES)
         predictions[name] = (prob[:, 1] >= config.threshold).astype(np.int64)
     z_tests = compare_sensitivities({name: (y_true, pred) for name, pred in predictions.items()},
                                     confidence=config.confidence, method=config.ci_method)
@@ -577,7 +580,7 @@ def evaluate(config, data, probabilities, models):
     for split in external_splits(data):
         truth = labels_of(data["classify"][split])
         external[split[len(EXTERNAL):]] = {
-            name: classification_report(truth, prob, threshold=config.threshold, class_names=["normal", "abnormal"])
+            name: classification_report(truth, prob, threshold=config.threshold, class_names=CLASS_NAMES)
             for name, prob in probabilities[split].items()}
     return {"reports": reports, "z_tests": z_tests, "cams": cams, "cam_indices": abnormal, "cam_images": images,
             "external": external}

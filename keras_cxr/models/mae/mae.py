@@ -202,7 +202,8 @@ def _mae_preset(size, model_class, prefix):
     arguments go to `{model_class.__name__}` (decoder size, `mask_ratio`, `seed`, ...; `patch_size`,
     `embed_dim`, ... depart from the preset).
     """
-    return register_model(builder, test_overrides={"input_shape": (32, 32, 1)},
+    return register_model(builder, kind="pretraining", normalization="imagenet",
+                          test_overrides={"input_shape": (32, 32, 1)},
                           test_note="32 × 32 input (4 patches); encoder and decoder at full size")
 
 

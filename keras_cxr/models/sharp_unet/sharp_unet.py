@@ -14,7 +14,7 @@ from keras_cxr.models.weights import load_weights
 DECODER_CONVS = (3, 3, 2, 2)
 
 
-@register_model(test_overrides={"input_shape": (32, 32, 1), "width_multiplier": 0.0625},
+@register_model(kind="image_to_image", test_overrides={"input_shape": (32, 32, 1), "width_multiplier": 0.0625},
                 test_note="width 1/16: the full-width U-Net (28.8 M parameters) is benchmarks/sharp_unet.py's job")
 def vgg16_sharp_unet(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", weights=None,
                      name="vgg16_sharp_unet", width_multiplier=1.0):

@@ -132,7 +132,8 @@ def unetr(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", w
 
 
 @register_model(test_overrides={"input_shape": (32, 32, 1)},
-                test_note="32 × 32 input (2 × 2 patches); ViT-S and the decoder at full size")
+                test_note="32 × 32 input (2 × 2 patches); ViT-S and the decoder at full size",
+                kind="segmentation", normalization="imagenet")
 def unetr_vit_small(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", weights=None,
                     name="unetr_vit_small", **kwargs):
     """UNETR on ViT-S/16 (paper 001 §4.3: 256 × 256 input, feature size 16); other arguments as `unetr`."""

@@ -114,7 +114,7 @@ def _preset(size):
     `pooling`, `head_initializer`, or `patch_size` / `embed_dim` / ... to depart from the preset).
     """
     return register_model(builder, test_overrides={"input_shape": (32, 32, 1), "num_classes": 2,
-                                                   "head_activation": "softmax"})
+                                                   "head_activation": "softmax"}, normalization="imagenet")
 
 
 vit_tiny, vit_small, vit_base = _preset("tiny"), _preset("small"), _preset("base")
