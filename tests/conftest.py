@@ -66,3 +66,29 @@ def _fixed_seed():
 
     keras.utils.set_random_seed(0)
     yield
+
+
+@pytest.fixture
+def external_validation(tmp_path):
+    """`check(model_path, folder="figure1_covid", **options)`: `keras_cxr.inference.evaluate_model` of a model a
+    recipe saved, on a shared real folder (skipped cleanly when the folder is absent); returns the metrics after
+    checking that the report was written and every AUC is a probability."""
+
+    def check(model_path, folder="figure1_covid", **options):
+        import math
+
+        from keras_cxr.inference import evaluate_model
+        from keras_cxr.models import read_card
+
+        data_dir = SHARED / "data" / folder
+        if not data_dir.exists():
+            pytest.skip(f"real-data folder {data_dir} is absent")
+        assert read_card(model_path).source, f"{model_path} was saved without its recipe's ModelCard"
+        output = tmp_path / "external_validation"
+        metrics = evaluate_model(str(model_path), str(data_dir), str(output), num_resamples=100, **options)
+        assert (output / "report.md").exists() and (output / "metrics.json").exists()
+        for row in metrics["classes"].values():
+            assert math.isnan(row["auc"]) or 0 <= row["auc"] <= 1
+        return metrics
+
+    return check

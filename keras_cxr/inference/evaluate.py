@@ -36,6 +36,7 @@ from keras_cxr.stats import bootstrap_ci, proportion_ci
 AGE_BANDS = ((0, 1, "< 1 y"), (1, 5, "1–5 y"), (5, 10, "5–10 y"), (10, 18, "10–18 y"), (18, 40, "18–40 y"),
              (40, 60, "40–60 y"), (60, 200, "≥ 60 y"))
 CLASSIFICATION_TASKS = ("binary", "multiclass", "multilabel", "disease_age")
+NORMAL_CLASS_NAMES = ("normal", "healthy", "no finding", "no_finding", "negative")
 
 
 def read_labelled_folder(data_dir, label_column=None):
@@ -66,7 +67,7 @@ def match_classes(card, index, model_path="the model", data_dir="the folder"):
     wanted = [name.lower() for name in card.class_names]
     have = {name.lower(): i for i, name in enumerate(index.class_names)}
     labels = index.labels
-    if card.task == "multiclass" and len(wanted) == 2 and index.task == "binary" and wanted[1] in have:
+    if card.task in ("multiclass", "disease_age") and len(wanted) == 2 and index.task == "binary" and wanted[1] in have:
         column = labels[:, have[wanted[1]]]
         return np.stack([1 - column, column], axis=1)
     if all(name in have for name in wanted):
@@ -74,6 +75,22 @@ def match_classes(card, index, model_path="the model", data_dir="the folder"):
     raise ModelCardError(f"{model_path} predicts classes {card.class_names}, but {data_dir} has "
                          f"{index.class_names or 'no labels'}. Pick a folder with those classes, or name the matching "
                          "column with --label-column.")
+
+
+def _normal_vs_abnormal(card):
+    """Whether the model answers "normal or not": one class named abnormal, or two of which one is normal-like
+    ("healthy vs pathology", paper 001's Table 2), so that it reads a folder's normal-vs-finding reduction."""
+    names = [name.lower() for name in card.class_names]
+    return names == ["abnormal"] or (card.task in ("multiclass", "disease_age") and len(names) == 2 and
+                                     len(set(names) & set(NORMAL_CLASS_NAMES)) == 1)
+
+
+def _normal_vs_abnormal_truth(card, abnormal):
+    """(N, C) truth in the model's class order from a 0/1 abnormal column (`_normal_vs_abnormal` models)."""
+    if len(card.class_names) == 1:
+        return abnormal[:, None]
+    normal_first = card.class_names[0].lower() in NORMAL_CLASS_NAMES
+    return np.stack([1 - abnormal, abnormal] if normal_first else [abnormal, 1 - abnormal], axis=1)
 
 
 def predict_index(model, card, index, batch_size=32):
@@ -171,10 +188,11 @@ def _group_metrics(card, truth, scores, threshold):
     aucs = [roc_auc_score(truth[~np.isnan(truth[:, c]), c], scores[~np.isnan(truth[:, c]), c])
             for c in range(truth.shape[1]) if 0 < np.nansum(truth[:, c]) < np.sum(~np.isnan(truth[:, c]))]
     result = {"num_images": int(len(truth)), "auc": float(np.mean(aucs)) if aucs else float("nan")}
-    if card.task in ("binary", "multiclass") and truth.shape[1] <= 2:
-        positive = truth[:, -1] > 0.5
-        predicted = (scores[:, -1] >= (threshold if threshold is not None else 0.5)) if card.task == "binary" \
-            else np.argmax(scores, 1) == truth.shape[1] - 1
+    if card.task in ("binary", "multiclass", "disease_age") and truth.shape[1] <= 2:
+        column = 0 if truth.shape[1] == 1 or card.class_names[1].lower() in NORMAL_CLASS_NAMES else 1
+        positive = truth[:, column] > 0.5
+        predicted = (scores[:, 0] >= (threshold if threshold is not None else 0.5)) if card.task == "binary" \
+            else np.argmax(scores, 1) == column
         result["sensitivity"] = float(np.mean(predicted[positive])) if positive.any() else float("nan")
         result["specificity"] = float(np.mean(~predicted[~positive])) if (~positive).any() else float("nan")
     return result
@@ -231,10 +249,10 @@ def evaluate_model(model, data_dir, output_dir=None, *, label_column=None, card=
         try:
             truth = match_classes(card, index, path, data_dir)
         except ModelCardError:
-            if label_column or "abnormal" not in [name.lower() for name in card.class_names]:
+            if label_column or not _normal_vs_abnormal(card):
                 raise
             index = index_any(data_dir, binary=True)  # normal vs any finding, as paper 003 reads every folder
-            truth = match_classes(card, index, path, data_dir)
+            truth = _normal_vs_abnormal_truth(card, index.labels[:, 0])
         outputs = predict_index(model, card, index, batch_size)
         scores = _probabilities(card, outputs)
         threshold = threshold if threshold is not None else card.threshold

@@ -48,6 +48,7 @@ from keras_cxr.metrics import find_threshold
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
+from keras_cxr.report import calibration_summary, calibration_table
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
                           "vit_imagenet": 0.638, "resnet34_xray": 0.712, "vit_xray": 0.669, "mae": 0.735,
@@ -590,6 +591,10 @@ def evaluate(config, data, predictions):
         ci = bootstrap_ci(mean_auc, y_test, average, n_resamples=config.bootstrap_resamples, seed=config.seed,
                           stratified=False)
         summary["mean_auc_ci95"] = (ci["low"], ci["high"])
+        summary["calibration"] = calibration_summary(
+            y_val, np.mean([run["val"] for run in runs], axis=0), y_test, average, "multilabel",
+            path=os.path.join(config.output_dir, "figures", f"reliability_{method}.png"),
+            title=f"Reliability {method} (test split, seed-averaged, all classes)")
         if summary["mean_auc"][0] <= 0.55:
             found.insert(0, f"{method} has mean AUC {summary['mean_auc'][0]:.3f}, at or near chance (0.5): it has "
                             "not learned the findings.")
@@ -794,6 +799,10 @@ def _write_markdown(config, metrics):
               "|---" * (len(metrics["class_names"]) + 1) + "|"]
     for method, r in table.items():
         lines.append(f"| {method} | " + " | ".join(f"{r['auc_per_class'][n][0]:.3f}" for n in metrics["class_names"]) + " |")
+    lines += ["", "Calibration of the seed-averaged test probabilities (every class's sigmoid output pooled; temperature "
+              "fitted on the validation split, Guo et al. 2017; the paper reports none):", "",
+              *calibration_table({m: r["calibration"] for m, r in table.items()}), "",
+              " ".join(f"![reliability {m}](figures/reliability_{m}.png)" for m in table)]
     delong = {method: r["delong_vs_dual_mae"] for method, r in table.items() if "delong_vs_dual_mae" in r}
     if delong:
         tested = [n for n in metrics["class_names"] if any(n in p for p in delong.values())]

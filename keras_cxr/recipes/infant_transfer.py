@@ -38,6 +38,7 @@ import numpy as np
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
+from keras_cxr.report import calibration_summary, calibration_table
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -347,7 +348,7 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
         engine.save_trained(config, name, model, task="disease_age", class_names=data["class_names"],
                             notes=f"paper 002 Eq. 2-4: disease head over the classes, age head in {data['age_unit']}")
         result = {"loss": np.asarray(history["loss"])}
-        for prefix, index in (("", data["splits"]["test"]),
+        for prefix, index in (("", data["splits"]["test"]), ("val__", data["splits"]["val"]),
                               *((f"external__{n}__", i) for n, i in data.get("external", {}).items())):
             predicted = engine.predict(config, model, index, config.image_size)
             result.update({prefix + "disease": predicted["disease"], prefix + "age": predicted["age"][:, 0]})
@@ -467,8 +468,25 @@ def _steps(config):
                                          for seed in config.seeds]
     table = evaluate(config, data, runs)
     _figures(config, data, runs, table)
-    return {"table": table, "external": {name: evaluate(config, data, runs, name) for name in data["external"]}, "class_names": data["class_names"], "age_unit": data["age_unit"],
+    return {"table": table, "external": {name: evaluate(config, data, runs, name) for name in data["external"]},
+            "calibration": calibration(config, data, runs), "class_names": data["class_names"],
+            "age_unit": data["age_unit"],
             "sizes": {"pretrain": len(data["pretrain"]), **{k: len(v) for k, v in data["splits"].items()}}}
+
+
+def calibration(config, data, runs):
+    """Calibration of each full model's disease probabilities on the test split (first seed), before and after
+    temperature scaling fitted on the validation split (Guo et al. 2017; the paper reports none)."""
+    found = {}
+    for (backbone, variant), seeds in runs.items():
+        run = seeds[0]
+        if variant != "full" or "val__disease" not in run:  # a stage saved before validation outputs were kept
+            continue
+        found[backbone] = calibration_summary(
+            np.argmax(data["splits"]["val"].labels, 1), run["val__disease"], np.argmax(data["splits"]["test"].labels, 1),
+            run["disease"], "multiclass", path=os.path.join(config.output_dir, "figures", f"reliability_{backbone}.png"),
+            title=f"Reliability {backbone} (full model, test split)")
+    return found
 
 
 def _write_markdown(config, metrics):
@@ -490,6 +508,11 @@ def _write_markdown(config, metrics):
     found = [w for r in table.values() for w in r["warnings"]]
     if found:
         lines += ["**Warnings:**", ""] + [f"- {w}" for w in found] + [""]
+    if metrics.get("calibration"):
+        lines += ["## Calibration of the full models' disease probabilities (test split, first seed)", "",
+                  "Temperature fitted on the validation split (Guo et al. 2017); the paper reports none.", "",
+                  *calibration_table(metrics["calibration"]), "",
+                  " ".join(f"![reliability {b}](figures/reliability_{b}.png)" for b in metrics["calibration"]), ""]
     lines += ["## Table 1: full model, mean ± sd over seeds (paper accuracy / recall / precision / F1 in brackets)", "",
               f"| backbone | accuracy | recall | precision | F1 | age MAE ({unit}) | age R² | paper |",
               "|---|---|---|---|---|---|---|---|"]

@@ -46,6 +46,7 @@ import numpy as np
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
+from keras_cxr.report import calibration_summary
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
 # Tables 1-4. Table 3 (right) is "Pneumonia vs Non-Pneumonia" (300 / 100 test images, COVID-19 among the
@@ -538,6 +539,13 @@ def evaluate_classifier(config, result, name):
             row["macro_auc_roc_ci95"] = _ci(bootstrap_ci(macro_auc, truth, p, n_resamples=config.bootstrap_resamples,
                                                          seed=config.seed))
         row["warnings"] = [] if split == "val" else _warnings(report, p, row.get("macro_auc_roc"), f"{name} on {split}")
+        if split != "val" and "val" in result["sets"]:
+            val = result["sets"]["val"]
+            slug = "".join(ch if ch.isalnum() else "_" for ch in f"{name}_{split}").strip("_")
+            row["calibration"] = calibration_summary(
+                np.argmax(val["labels"], axis=1), val["probabilities"], truth, p, "multiclass",
+                path=os.path.join(config.output_dir, "figures", f"reliability_{slug}.png"),
+                title=f"Reliability {name} on {split}")
         table[split] = row
     return table
 
@@ -713,7 +721,8 @@ def _write_markdown(config, metrics):
                   "its FPR equals 1 − TPR, so its FPR and FNR columns read as swapped (`PAPER_RATES`).", ""]
     for task, by_strategy in metrics["classification"].items():
         lines += [f"## {task} (paper Table {_table_of(task)}): accuracy % [95 % CI], per class TPR / FPR / FNR / "
-                  "AUC-PR / AUC-ROC", ""]
+                  "AUC-PR / AUC-ROC; expected calibration error (15 bins) before → after temperature scaling fitted "
+                  "on the validation split (Guo et al. 2017; `figures/reliability_*.png`)", ""]
         splits = sorted({s for table in by_strategy.values() for s in table if s != "val"}, key=lambda s: (s != SAME_SITES, s))
         lines += ["| strategy | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
         for strategy, table in by_strategy.items():
@@ -730,9 +739,13 @@ def _write_markdown(config, metrics):
                 rates = PAPER_RATES.get(task, {}).get(strategy, {}).get("same sites" if split == SAME_SITES else split)
                 rates = "" if rates is None else "<br>paper (as printed): " + "; ".join(
                     "/".join(_fmt(v) for v in r) for r in (rates if isinstance(rates[0], tuple) else (rates,)))
+                calibration = row.get("calibration")
+                calibration = "" if calibration is None else (
+                    f"<br>ECE {calibration['ece']:.3f} → {calibration['ece_after_temperature']:.3f} after temperature "
+                    f"{calibration['temperature']:.2f}")
                 cells.append(f"{100 * row['accuracy']:.2f} [{100 * low:.1f}–{100 * high:.1f}]"
                              + (f" (paper {paper})" if paper is not None else "") + f"<br>n={row['num_images']}; {per_class}"
-                             + rates)
+                             + rates + calibration)
             lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
         lines.append("")
     if metrics["segmentation"]:

@@ -45,6 +45,7 @@ import numpy as np
 
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
+from keras_cxr.report import calibration_summary, calibration_table
 
 PAPER_TABLE_2 = {
     "denoising": {"psnr": 29.7535, "ssim": 0.6578, "haarpsi": 0.7909},
@@ -568,6 +569,11 @@ def evaluate(config, data, probabilities, models):
         predictions[name] = (prob[:, 1] >= config.threshold).astype(np.int64)
     z_tests = compare_sensitivities({name: (y_true, pred) for name, pred in predictions.items()},
                                     confidence=config.confidence, method=config.ci_method)
+    y_val = labels_of(data["classify"]["val"])
+    calibration = {name: calibration_summary(y_val, probabilities["val"][name][:, 1], y_true, prob[:, 1], "binary",
+                                             path=os.path.join(config.output_dir, "figures", f"reliability_{name}.png"),
+                                             title=f"Reliability {name} (test split)")
+                   for name, prob in probabilities["test"].items()}
     abnormal = np.flatnonzero(y_true == 1)[: config.num_cam_images]
     images = _read(config, test, abnormal)
     cams = {}
@@ -583,7 +589,7 @@ def evaluate(config, data, probabilities, models):
             name: classification_report(truth, prob, threshold=config.threshold, class_names=CLASS_NAMES)
             for name, prob in probabilities[split].items()}
     return {"reports": reports, "z_tests": z_tests, "cams": cams, "cam_indices": abnormal, "cam_images": images,
-            "external": external}
+            "external": external, "calibration": calibration}
 
 
 def _table_3_row(report):
@@ -609,6 +615,7 @@ def report(config, data, pretext_results, evaluation, extras):
         "classification_reports": evaluation["reports"],
         "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in ("pretext", "classify")},
         "baseline": {"name": baseline_name(config), "weights": baseline_weights(config)},
+        "calibration": evaluation["calibration"],
     }
     if "lung_crop_uncropped" in data:
         metrics["lung_crop_uncropped"] = data["lung_crop_uncropped"]
@@ -744,6 +751,13 @@ def _write_markdown(config, metrics):
         lines += ["", "B (random init) is VGG-16 trained from random initialization (`--baseline-weights none`), "
                   "not the paper's ImageNet-pretrained B, so no paper numbers stand beside it."]
     lines += _external_lines(metrics, label)
+    lines += ["", "### Calibration of the abnormal probability (test split)", "",
+              "Expected calibration error before and after temperature scaling fitted on the validation split "
+              "(Guo et al. 2017); the paper reports none.", "",
+              *calibration_table({label(n): row for n, row in metrics["calibration"].items()}), "",
+              "| " + " | ".join(f"reliability {label(n)}" for n in metrics["calibration"]) + " |",
+              "|---" * len(metrics["calibration"]) + "|",
+              "| " + " | ".join(f"![](figures/reliability_{n}.png)" for n in metrics["calibration"]) + " |"]
     lines += ["", f"SLSQP weights (fitted on the validation split): `{metrics['slsqp_weights']}`", "",
               f"![metric bars]({figures['metric_bars']})", "",
               "| " + " | ".join(f"confusion {label(n)}" for n in metrics["table_3"]) + " |",

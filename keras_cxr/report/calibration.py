@@ -6,7 +6,8 @@ Reference:
 
 import numpy as np
 
-from keras_cxr.metrics.calibration import calibration_bins, expected_calibration_error
+from keras_cxr.metrics.calibration import (apply_temperature, calibration_bins, expected_calibration_error,
+                                           fit_temperature)
 from keras_cxr.report._figure import finish, new_figure
 
 
@@ -95,3 +96,39 @@ def plot_reliability_diagram(y_true, y_prob, num_bins=15, strategy="uniform", cl
     if task == "multilabel":
         fig.suptitle(title)
     return finish(fig, path)
+
+
+def calibration_summary(y_val, p_val, y_test, p_test, task=None, num_bins=15, path=None, title="Reliability"):
+    """Calibration of a classifier's test probabilities, before and after temperature scaling fitted on its
+    validation split (Guo et al. 2017, §4.2), with the reliability diagram saved at `path`.
+
+    Args:
+        y_val, p_val: validation truth and probabilities (the temperature is fitted there).
+        y_test, p_test: test truth and probabilities (the ECEs are measured there).
+        task: "binary", "multiclass" or "multilabel" (None: inferred as `calibration_bins` does).
+        num_bins: equal-width bins of the ECE (15, as Guo et al.).
+        path: optional PNG of the reliability diagram.
+
+    Returns:
+        dict: ece (equal-width), ece_adaptive (equal-count bins), temperature, ece_after_temperature.
+    """
+    temperature = fit_temperature(p_val, y_val, task=task)
+    calibrated = apply_temperature(p_test, temperature, task=task)
+    result = {"ece": expected_calibration_error(y_test, p_test, num_bins, task=task),
+              "ece_adaptive": expected_calibration_error(y_test, p_test, num_bins, strategy="quantile", task=task),
+              "temperature": float(temperature),
+              "ece_after_temperature": expected_calibration_error(y_test, calibrated, num_bins, task=task)}
+    if path is not None:
+        plot_reliability_diagram(y_test, p_test, num_bins, task=task, title=title, path=path,
+                                 y_prob_calibrated=calibrated)
+    return result
+
+
+def calibration_table(results):
+    """Markdown lines of `{model: calibration_summary(...)}`: ECE (equal-width, adaptive), temperature, ECE after."""
+    lines = ["| model | ECE (15 equal-width bins) | ECE (adaptive bins) | temperature (fitted on validation) | "
+             "ECE after temperature scaling |", "|---|---|---|---|---|"]
+    for name, row in results.items():
+        lines.append(f"| {name} | {row['ece']:.4f} | {row['ece_adaptive']:.4f} | {row['temperature']:.3f} | "
+                     f"{row['ece_after_temperature']:.4f} |")
+    return lines

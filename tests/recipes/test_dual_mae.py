@@ -56,7 +56,7 @@ def test_killed_pretraining_resumes_from_last_epoch(tmp_path):
 
 
 @pytest.mark.slow_on_tensorflow  # reading the real folder is the same numpy / OpenCV code on both backends
-def test_quick_run_on_real_adult_folder_with_nih_findings(tmp_path, shared_data):
+def test_quick_run_on_real_adult_folder_with_nih_findings(tmp_path, shared_data, external_validation):
     """Pretraining on a real unlabeled folder, fine-tuning on NIH's 14 findings from a labels.csv folder."""
     folder = shared_data / "nih_cxr14_64px"
     if not folder.exists():
@@ -70,6 +70,10 @@ def test_quick_run_on_real_adult_folder_with_nih_findings(tmp_path, shared_data)
     assert len(rows["dual_mae"]["auc_per_class"]) == 14  # ChestX-ray14's findings, not the binary column
     assert (tmp_path / "report.md").exists() and (tmp_path / "models/dual_mae_mask75.keras").exists()
     assert json.loads((tmp_path / "config.json").read_text())["finetune_label_column"] == "finding_labels"
+    # the fine-tuned model, saved with its 14 classes and Youden thresholds, validates from its file alone
+    external = external_validation(tmp_path / "models/finetune_dual_mae_seed0_fraction100.keras", "nih_cxr14_64px",
+                                   label_column="finding_labels")
+    assert len(external["classes"]) == 14 and external["num_images"] == 600
 
 
 def test_label_column_needs_a_labels_csv_folder(tmp_path):

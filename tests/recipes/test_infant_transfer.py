@@ -103,7 +103,7 @@ def test_missing_ages_name_the_file_and_row_or_are_dropped(tmp_path):
 
 
 @pytest.mark.slow  # two backbones; README's "infant_transfer on the shared folders" command runs the same path
-def test_real_folder_with_nih_ages_two_backbones(tmp_path, shared_data):
+def test_real_folder_with_nih_ages_two_backbones(tmp_path, shared_data, external_validation):
     """Pretraining on the shared adult + pediatric folders, transfer on NIH normal/abnormal with its age column."""
     folders = [shared_data / n for n in ("nih_cxr14_64px", "kermany_pediatric_224")]
     if not all(f.exists() for f in folders):
@@ -116,6 +116,8 @@ def test_real_folder_with_nih_ages_two_backbones(tmp_path, shared_data):
     assert set(metrics["table"]) == {"resnet34/full", "mobilenet_v2/full"}
     assert metrics["class_names"] == ["abnormal", "normal"] and metrics["sizes"]["pretrain"] == 80
     assert metrics["table"]["resnet34/full"]["age_mae"][0] > 0  # NIH ages are adult years: a real regression
+    external = external_validation(tmp_path / "models/transfer_resnet34_full_seed0.keras")  # figure1: ages, sex
+    assert external["age"]["mae_years"] > 0 and set(external["classes"]) == {"abnormal", "normal"}
 
 
 def test_width_multiplier_narrows_only_backbones_that_take_one():

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_cxr.models import ModelCardError, read_card
 from keras_cxr.recipes import ss_cxr
 from keras_cxr.recipes.base import named_test_dirs
 
@@ -19,7 +20,7 @@ TINY = dict(phantom_pretrain_images=48, phantom_classify_images=120, phantom_ped
 
 
 @pytest.mark.slow_on_tensorflow  # the ss_cxr notebook trains this recipe on TensorFlow (GMML, fine-tuning, UNETR)
-def test_quick_run_writes_every_table_model_and_figure_and_resumes(tmp_path):
+def test_quick_run_writes_every_table_model_and_figure_and_resumes(tmp_path, external_validation):
     config = ss_cxr.Config.quick(output_dir=str(tmp_path), **TINY)
     metrics = ss_cxr.run(config)
     assert set(metrics["classification"]) == set(TINY["tasks"])
@@ -44,7 +45,13 @@ def test_quick_run_writes_every_table_model_and_figure_and_resumes(tmp_path):
                  "figures/roc_healthy_pneumonia_covid_ss_cxr_pediatric.png"):
         assert (tmp_path / name).exists(), name
     report = (tmp_path / "report.md").read_text()
-    assert "Table 5" in report and "SS-IN is left out" in report and "pediatric" in report
+    assert "Table 5" in report and "SS-IN is left out" in report and "pediatric" in report and "ECE" in report
+    # each fine-tuned classifier is saved with its card; a real folder without its three classes is refused by name
+    card = read_card(tmp_path / "models/finetune_healthy_pneumonia_covid_ss_cxr.keras")
+    assert (card.task, card.class_names, card.normalization) == ("multiclass", ["healthy", "pneumonia", "covid"],
+                                                                 "imagenet")
+    with pytest.raises(ModelCardError, match=r"\['healthy', 'pneumonia', 'covid'\].*\['abnormal'\]"):
+        external_validation(tmp_path / "models/finetune_healthy_pneumonia_covid_ss_cxr.keras")
     # every stage was saved: a second run with the same output_dir trains nothing and gives the same numbers
     stamps = {p: os.path.getmtime(p) for p in (tmp_path / "models").iterdir()}
     again = ss_cxr.run(config)
@@ -118,7 +125,7 @@ def test_named_test_dirs_and_a_missing_one(tmp_path):
 
 
 @pytest.mark.slow  # ~100 s per backend; README's "ss_cxr on the shared folders" command runs the same path
-def test_real_folders_pretrain_classify_test_and_segment(tmp_path, shared_data):
+def test_real_folders_pretrain_classify_test_and_segment(tmp_path, shared_data, external_validation):
     """Adult folders → GMML; Kermany pneumonia vs healthy; the COVID folders as unseen sites; JSRT lungs."""
     folders = {n: shared_data / n for n in ("nih_cxr14_64px", "kermany_pediatric_224", "actualmed_covid",
                                             "figure1_covid", "jsrt_scr_segmentation")}
@@ -137,3 +144,5 @@ def test_real_folders_pretrain_classify_test_and_segment(tmp_path, shared_data):
     # COVID-19 (16 + 21) and Pneumonia (1) are pathology, "No finding" (11 + 1) healthy, "unknown" left out
     assert table["unseen"]["class_counts"] == {"healthy": 12, "pathology": 38}
     assert metrics["sizes"]["pretrain"] == 60 and metrics["segmentation"]["unetr_ss_cxr"]["num_images"] >= 20
+    external = external_validation(tmp_path / "models/finetune_healthy_vs_pathology_ss_cxr.keras")
+    assert set(external["classes"]) == {"healthy", "pathology"}  # read from the folder's normal-vs-finding labels

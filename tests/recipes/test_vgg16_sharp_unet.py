@@ -33,12 +33,17 @@ def _check_output(folder, metrics):
 
 
 @pytest.mark.slow_on_tensorflow  # the vgg16_sharp_unet notebook runs this same configuration on TensorFlow
-def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path):
+def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path, external_validation):
     config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), phantom_pretext_images=40,
                                            phantom_classify_images=60, lung_crop=True, segmentation_epochs=1, **TINY)
     metrics = vgg16_sharp_unet.run(config)
     _check_output(tmp_path, metrics)
     assert (tmp_path / "models/lung_segmenter.keras").exists()
+    assert set(metrics["calibration"]) == set(metrics["table_3"])
+    assert (tmp_path / "figures/reliability_Den-P.png").exists()
+    # the saved classifier validates on a real folder from its file alone (its ModelCard: 32 px, normal/abnormal)
+    external = external_validation(tmp_path / "models/Den-P.keras")
+    assert external["num_images"] == 32 and set(external["classes"]) == {"normal", "abnormal"}
 
 
 @pytest.mark.slow_on_tensorflow  # reading the real folder is the same numpy / OpenCV code on both backends
