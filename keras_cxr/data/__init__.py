@@ -3,8 +3,8 @@ from keras_cxr.data.readers import ImageReadError, read_image
 from keras_cxr.data.boxes import Box, as_box, box_coordinates, crop_boxes, resize_boxes
 from keras_cxr.data.phantom import (DEFAULT_PREVALENCE, FINDINGS, PhantomDataset, make_phantom_dataset,
                                     normal_cardiothoracic_ratio)
-from keras_cxr.data.transforms import (crop_and_resize, lung_bbox, lung_bbox_crop, normalize_imagenet, resize,
-                                       to_rgb, to_unit_range)
+from keras_cxr.data.transforms import (crop_and_resize, denormalize_imagenet, lung_bbox, lung_bbox_crop,
+                                       normalize_imagenet, resize, to_rgb, to_unit_range)
 from keras_cxr.data.degradations import (BLUR_KERNEL_SIZES, NOISE_VARIANCE_FACTORS, DegradationTarget,
                                          add_gaussian_noise, degrade_batch, gaussian_blur, random_blur, random_noise)
 from keras_cxr.data.loading import load_images

@@ -18,7 +18,7 @@ import threading
 import keras
 import numpy as np
 
-from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD, resize
+from keras_cxr.data.transforms import normalize_imagenet, resize
 
 _CACHE_FORMAT = 1
 
@@ -327,11 +327,20 @@ class CXRDataset(keras.utils.PyDataset):
             return inputs, batch
         if self.target is None or self.labels is None:
             return (inputs,)
+        if isinstance(self.labels, dict):
+            targets = {name: source[positions] if isinstance(source, np.ndarray) else self._masks(source, positions)
+                       for name, source in self.labels.items()}
+            return inputs, targets.get(None, targets) if list(targets) == [None] else targets
         return inputs, self.labels[positions]
+
+    def _masks(self, paths, positions):
+        """(B, S, S, 1) float32 0/1 masks of `paths` at `positions`, resized as the images are."""
+        return np.stack([_read_mask(paths[p], self.image_size, self.mode) for p in positions])[..., None] \
+            .astype(np.float32)
 
     def _standardize(self, batch):
         if self.normalize == "imagenet":
-            return (batch - np.float32(IMAGENET_GRAY_MEAN)) / np.float32(IMAGENET_GRAY_STD)
+            return normalize_imagenet(batch).astype(np.float32, copy=False)
         return batch
 
     def __iter__(self):
@@ -372,6 +381,54 @@ def _worker_batch(index):
     return _WORKER_DATASET[index]
 
 
+class MaskPaths(tuple):
+    """A named target read from files: the masks at these paths, read (`read_mask`) and resized with the image
+    to the model's input size, 0/1 after a 0.5 threshold. `make_dataset` makes one from an index's `mask_path`
+    column (`labels={"mask": "mask_path"}`)."""
+
+
+def _read_mask(path, image_size, mode):
+    from keras_cxr.data.layouts.segmentation import read_mask
+
+    return resize(read_mask(path).astype(np.float32), image_size, mode=mode) > 0.5
+
+
+def _named_targets(labels, source, count):
+    """{name: (N, ...) float32 array or MaskPaths} from `labels={name: spec}`: a spec is an array, "labels" (the
+    index's class columns), "mask_path" (its masks, read with the images) or another column of the index
+    (e.g. "age")."""
+    from keras_cxr.data.index import DatasetIndex
+
+    found = {}
+    for name, spec in labels.items():
+        if isinstance(spec, str):
+            if not isinstance(source, DatasetIndex):
+                raise ValueError(f"target {name!r} names the column {spec!r}: that needs a DatasetIndex source; give "
+                                 "an array for a list of paths or an array of images.")
+            if spec == "labels":
+                spec = source.labels
+            elif spec == "mask_path":
+                if "mask_path" not in source.frame:
+                    raise ValueError(f"target {name!r}: the index has no mask_path column (index masks with "
+                                     "keras_cxr.data.index_segmentation_pairs).")
+                found[name] = MaskPaths(os.fspath(p) for p in source.frame["mask_path"])
+                continue
+            elif spec in source.frame:
+                spec = source.frame[spec].to_numpy(dtype=np.float32)
+            else:
+                raise ValueError(f"target {name!r}: the index has no column {spec!r}; its columns are "
+                                 f"{list(source.frame.columns)}.")
+        if isinstance(spec, MaskPaths):
+            found[name] = spec
+            continue
+        array = np.asarray(spec, dtype=np.float32)
+        array = array[:, None] if array.ndim == 1 else array
+        if len(array) != count:
+            raise ValueError(f"target {name!r} has {len(array)} rows for {count} images.")
+        found[name] = array
+    return found
+
+
 def _split_augment(augment):
     """Per-image callables (image, rng) and batch-level Keras layers, in the given order."""
     if augment is None:
@@ -407,7 +464,12 @@ def make_dataset(source, *, labels=None, image_size=224, batch_size=32, transfor
     Args:
         source: a `DatasetIndex`, a sequence of image paths, or an array (N, H, W[, 1]) of images in [0, 1]
             (e.g. the phantom's `.images`; a uint8 array is read as 0-255).
-        labels: (N, C) labels for paths/arrays (a labelled `DatasetIndex` brings its own).
+        labels: (N, C) labels for paths/arrays (a labelled `DatasetIndex` brings its own); or named targets for
+            a model with several outputs, as MONAI's datalist keys, `{output name: spec}` with spec an (N, ...)
+            array, "labels" (the index's class columns), "mask_path" (the index's masks, read and resized with
+            the images to `image_size`, 0/1), or another index column such as "age": batches are then
+            `(x, {name: array})`, e.g. `labels={"disease": "labels", "age": "age"}`; a single spec string
+            (`labels="mask_path"`) gives `(x, array)` for a one-output model such as a segmenter.
         image_size: side of the model's input; with no augmentation, images are resized to it.
         batch_size: images per batch.
         transforms: callables (H, W) → (H, W) applied right after decoding (cacheable), e.g.
@@ -474,7 +536,11 @@ def make_dataset(source, *, labels=None, image_size=224, batch_size=32, transfor
     count = len(paths) if paths is not None else len(images)
     if count == 0:
         raise ValueError("make_dataset received an empty source; check the index or folder.")
-    if labels is not None:
+    if isinstance(labels, str):  # one target from an index column, e.g. "mask_path" for a segmenter
+        labels = _named_targets({None: labels}, source, count)
+    if isinstance(labels, dict):
+        labels = _named_targets(labels, source, count)
+    elif labels is not None:
         labels = np.asarray(labels, dtype=np.float32)
         labels = labels[:, None] if labels.ndim == 1 else labels
         if len(labels) != count:
@@ -498,6 +564,11 @@ def make_dataset(source, *, labels=None, image_size=224, batch_size=32, transfor
     if load_size is None:
         declared = [getattr(a, "input_size", None) for a in item_augment]
         load_size = next((int(s) for s in declared if s is not None), int(image_size))
+    if isinstance(labels, dict) and any(isinstance(v, MaskPaths) for v in labels.values()) and \
+            (item_augment or layer_augment or int(load_size) != int(image_size)):
+        raise ValueError("mask targets are read at the input size and do not follow the images' random "
+                         "augmentations or another load size; stream segmentation pairs without augment, "
+                         "batch_augment or load_size.")
     num_workers = int(num_workers) if num_workers is not None else (os.cpu_count() or 1)
     if num_workers < 0:
         raise ValueError(f"num_workers must be >= 0; received {num_workers}.")

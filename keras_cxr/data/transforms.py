@@ -111,6 +111,22 @@ def normalize_imagenet(image):
     return (image - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD
 
 
+def denormalize_imagenet(image):
+    """The inverse of `normalize_imagenet` (gray or RGB), clipped to [0, 1]: for showing what a model that works
+    on standardized images reconstructs.
+
+    Example:
+    >>> float(denormalize_imagenet(normalize_imagenet(np.full((2, 2), 0.3, np.float32)))[0, 0]) == 0.3
+    True
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim >= 3 and image.shape[-1] == 3:
+        image = image * np.array(IMAGENET_STD, np.float32) + np.array(IMAGENET_MEAN, np.float32)
+    else:
+        image = image * np.float32(IMAGENET_GRAY_STD) + np.float32(IMAGENET_GRAY_MEAN)
+    return np.clip(image, 0, 1)
+
+
 def lung_bbox(mask, margin=0.05):
     """Bounding box (x_min, y_min, x_max, y_max) of a binary lung mask, grown by `margin` of its size.
 

@@ -1,4 +1,4 @@
-"""Fixed 2-D sine-cosine position embedding (as in MAE, He et al. 2022)."""
+"""Position embeddings of a ViT: fixed 2-D sine-cosine (MAE, He et al. 2022) and learned (ViT / DeiT / timm)."""
 
 import keras
 import numpy as np
@@ -75,3 +75,56 @@ class SinCosPositionEmbedding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "class_token": self.class_token,
                 "grid_size": None if self.grid_size is None else list(self.grid_size)}
+
+
+@keras.saving.register_keras_serializable(package="keras_cxr")
+class LearnedPositionEmbedding(keras.layers.Layer):
+    """Adds a learned (trainable) position table to a grid of patch tokens: the original ViT's and DeiT's
+    `pos_embed`, here so that timm / DeiT / GMML checkpoints keep their learned positions.
+
+    The table covers the patch grid only, like `SinCosPositionEmbedding(class_token=False)` in
+    `keras_cxr.models.vit`, which adds positions before prepending the class token: timm's class-token
+    position row (`pos_embed[:, 0]`) is added to the class token itself when a checkpoint is converted (the sum
+    MAE's encoder forms too), which gives timm's forward exactly. Initialized N(0, 0.02²) (timm's
+    `trunc_normal_(std=.02)`, whose ±2 cut-off is ~100 standard deviations out, so a plain normal).
+
+    Args:
+        grid_size: (rows, columns) of the patch grid; None → a square grid inferred from the token count.
+
+    Call arguments:
+        tokens: (B, rows·columns, D) patch tokens in raster order.
+
+    Returns:
+        (B, rows·columns, D): tokens + the table.
+
+    Example:
+    >>> import numpy as np
+    >>> tuple(LearnedPositionEmbedding()(np.zeros((1, 16, 8), "float32")).shape)
+    (1, 16, 8)
+
+    Reference:
+        Dosovitskiy et al., "An Image is Worth 16x16 Words", ICLR 2021, arXiv:2010.11929, §3.1 (Eq. 1: learned
+        1-D position embeddings); Touvron et al., "Training data-efficient image transformers & distillation
+        through attention" (DeiT), ICML 2021, arXiv:2012.12877.
+    """
+
+    def __init__(self, grid_size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.grid_size = None if grid_size is None else (
+            (int(grid_size),) * 2 if isinstance(grid_size, int) else tuple(int(g) for g in grid_size))
+
+    def build(self, input_shape):
+        num_patches, grid = input_shape[1], self.grid_size
+        if grid is None:
+            side = int(round((num_patches or 0) ** 0.5))
+            grid = (side, side)
+        if num_patches is None or grid[0] * grid[1] != num_patches:
+            raise ValueError(f"{num_patches} patch tokens do not form a {grid[0]}x{grid[1]} grid; pass grid_size.")
+        self.embedding = self.add_weight(name="embedding", shape=(1, num_patches, input_shape[-1]),
+                                         initializer=keras.initializers.RandomNormal(stddev=0.02))
+
+    def call(self, tokens):
+        return tokens + ops.cast(self.embedding, tokens.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "grid_size": None if self.grid_size is None else list(self.grid_size)}

@@ -10,7 +10,9 @@ from keras_cxr.models.contract import HEAD_ACTIVATIONS, classification_head, val
 from keras_cxr.models.batch_norm import BATCH_NORM_MOMENTUM, batch_norm_momenta, set_batch_norm_momentum
 from keras_cxr.models.weights import copy_weights, load_weights
 from keras_cxr.models.features import FEATURE_LEVELS, feature_extractor, feature_levels, register_feature_levels
-from keras_cxr.models.vit import PRESETS, TokenPooling, ViT, vit, vit_base, vit_small, vit_tiny
+from keras_cxr.models.vit import (PRESETS, TokenPooling, ViT, vit, vit_base, vit_small, vit_tiny,
+                                  load_torch_vit_checkpoint, read_torch_vit_checkpoint, resample_position_embedding,
+                                  vit_from_torch_checkpoint)
 from keras_cxr.models.vgg import vgg16, vgg16_features
 from keras_cxr.models.sharp_unet import vgg16_sharp_unet
 from keras_cxr.models.classifier import deepest_conv_layer_name, encoder_classifier, vgg16_imagenet_classifier

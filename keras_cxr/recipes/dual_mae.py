@@ -27,7 +27,7 @@ warmup + cosine, RandAugment m6, mean BCE over the 6 classes, 3 seeds), DropPath
 none for ResNet-34 (it has no such layer), layer-wise lr decay 0.55 only for MAE and dual-MAE (the
 BEiT / MAE convention for masked-modelling encoders; the other ViT-S get one lr). IN: ResNet-34 from
 torchvision's ImageNet weights (stem summed over RGB for the 1-channel input); ViT-S only from a weights
-file the user gives (keras_cxr has no converter for published ViT-S weights). X-ray: supervised on the
+file the user gives (a timm / DeiT / MAE / medical_mae `.pth`, converted on load). X-ray: supervised on the
 adult sets' labels (`pretrain_supervised`). A method whose initialization cannot be had is left out with
 the reason (`resolve_methods`), never trained from random weights under its name.
 
@@ -44,6 +44,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr.data import denormalize_imagenet, normalize_imagenet
 from keras_cxr.metrics import find_threshold
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
@@ -128,8 +129,9 @@ class Config(RecipeConfig):
     methods: tuple = METHODS  # §IV.B: the eight methods of Tables 3, 4 and 6
     # ImageNet initializations (§IV.B "IN"): "imagenet" fetches torchvision's resnet34-b627a593.pth through
     # Keras' cache (keras_cxr.models.load_torchvision_weights converts it), or a path (.pth / .weights.h5 /
-    # .keras); "none" leaves the method out. No ViT-S converter exists in keras_cxr: vit_imagenet needs a
-    # keras_cxr vit_small weights file (.weights.h5 / .keras) of this Config's ViT size.
+    # .keras); "none" leaves the method out. vit_imagenet: a timm / DeiT / MAE / medical_mae ViT-S/16 .pth
+    # (keras_cxr.models.load_torch_vit_checkpoint converts it on load, e.g. medical_mae's vit-s_CXR_0.3M_mae.pth)
+    # or a keras_cxr vit_small .weights.h5 / .keras file, of this Config's ViT size; nothing is downloaded.
     resnet34_imagenet_weights: str | None = "imagenet"
     vit_imagenet_weights: str | None = None
     xray_pretrain_epochs: int = 100  # not stated: supervised pretraining of ResNet-34(X-ray) / ViT-S(X-ray)
@@ -393,8 +395,8 @@ def resolve_methods(config, data):
             if _none(weights):
                 left_out[method] = (
                     f"no ImageNet weights given ({flag} is none)" if method == "resnet34_imagenet" else
-                    "keras_cxr has no converter for published ImageNet ViT-S/16 weights (timm / DeiT); pass "
-                    f"{flag} a keras_cxr vit_small .weights.h5 / .keras file of this run's ViT size")
+                    f"no ViT-S/16 weights given ({flag} is none); pass a timm / DeiT / MAE / medical_mae .pth "
+                    "(keras_cxr's converter reads it) or a keras_cxr vit_small .weights.h5 / .keras file")
                 continue
             if weights != "imagenet" and not os.path.exists(weights):
                 raise ValueError(f"{flag} {weights!r} does not exist; pass an existing weights file, 'imagenet' "
@@ -671,10 +673,9 @@ def _reconstruction_figure(config, model, images, path):
     """Masked input / online / target reconstruction / original (dual-MAE), or MAE's three panels."""
     import keras
 
-    from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
     from keras_cxr.report import plot_image_grid
 
-    x = (images - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD
+    x = normalize_imagenet(images)
     network = getattr(model, "online", model)
     online, masked = (keras.ops.convert_to_numpy(v) for v in network.reconstruct(x))
     columns = {"masked input": masked}
@@ -682,7 +683,7 @@ def _reconstruction_figure(config, model, images, path):
     if hasattr(model, "target"):
         columns["target"] = keras.ops.convert_to_numpy(model.target.reconstruct(x)[0])
     columns["original"] = x
-    columns = {k: np.clip(v * IMAGENET_GRAY_STD + IMAGENET_GRAY_MEAN, 0, 1) for k, v in columns.items()}
+    columns = {k: denormalize_imagenet(v) for k, v in columns.items()}
     plot_image_grid(columns, path=path)
 
 

@@ -249,28 +249,6 @@ def _external_index(config, path, class_names):
     return index
 
 
-def _disease_age_targets(dataset, num_classes):
-    """A `make_dataset` whose labels are [one-hot | age] as (x, {"disease", "age"}) batches, same workers."""
-    import keras
-
-    class DiseaseAgeTargets(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__(workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing,
-                             max_queue_size=dataset.max_queue_size)
-
-        def __len__(self):
-            return len(dataset)
-
-        def __getitem__(self, i):
-            x, y = dataset[i]
-            return x, {"disease": y[:, :num_classes], "age": y[:, num_classes:]}
-
-        def on_epoch_end(self):
-            dataset.on_epoch_end()
-
-    return DiseaseAgeTargets()
-
-
 # ------------------------------------------------------------------------------------------- stages
 def _backbone_kwargs(config, backbone):
     """The backbone builder's options: {"width_multiplier": w} for a backbone whose builder takes one (vgg16) when
@@ -334,14 +312,12 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
                                   backbone_kwargs=_backbone_kwargs(config, backbone))
         weight = 0.0 if variant == "ablation2" else config.age_loss_weight
         losses, loss_weights = disease_age_losses(float(max(ages.std(), 1e-3)), weight)
-        labels = np.concatenate([train_index.labels, ages[:, None]], axis=1)
-        dataset = stream(config, train_index, config.image_size, labels=labels, seed=seed,
+        dataset = stream(config, train_index, config.image_size, labels={"disease": "labels", "age": ages}, seed=seed,
                          batch_size=min(config.transfer_batch_size, len(train_index)))
-        val_index, val_ages = data["splits"]["val"], data["ages"]["val"]
+        val_index = data["splits"]["val"]
         validation = stream(config, val_index, config.image_size, shuffle=False, batch_size=64,
-                            labels=np.concatenate([val_index.labels, val_ages[:, None]], axis=1))
-        history = engine.fit(config, name, model, _disease_age_targets(dataset, num_classes),
-                             validation=_disease_age_targets(validation, num_classes), epochs=config.transfer_epochs,
+                            labels={"disease": "labels", "age": data["ages"]["val"]})
+        history = engine.fit(config, name, model, dataset, validation=validation, epochs=config.transfer_epochs,
                              optimizer=engine.make_optimizer("adam", config.transfer_lr), loss=losses,
                              loss_weights=loss_weights, metrics={"disease": ["accuracy"]},
                              monitor=config.transfer_monitor, keep="best")

@@ -43,6 +43,7 @@ import warnings
 
 import numpy as np
 
+from keras_cxr.data import denormalize_imagenet, normalize_imagenet
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
@@ -124,7 +125,9 @@ class Config(RecipeConfig):
     exclude_sources: tuple = ("cohen", "actmed")  # §4.1: held out of pretraining and fine-tuning → "unseen"
     segmentation_dir: str | None = None  # §4.3: Shenzhen + Belarus (any lung-mask layout)
     segmentation_test_dir: str | None = None  # §4.3: Montgomery (else 20 % of segmentation_dir)
-    imagenet_weights: str | None = None  # SS-IN: a GMML ImageNet checkpoint as a keras_cxr ViT/GMML .keras/.weights.h5
+    # SS-IN: GMML's ImageNet ViT-S/16 as its PyTorch .pth (converted on load; any timm / DeiT / MAE / medical_mae
+    # ViT-S/16 .pth too) or as a keras_cxr ViT / GMML .keras / .weights.h5
+    imagenet_weights: str | None = None
     phantom_pretrain_images: int = 2000  # not in the paper: adult phantom stand-in
     phantom_classify_images: int = 1000  # not in the paper: adult phantom, labelled
     phantom_pediatric_images: int = 300  # not in the paper: the shifted (pediatric) test set
@@ -356,8 +359,9 @@ def _imagenet_gmml(config):
     if not config.imagenet_weights:
         return None
     if not os.path.exists(config.imagenet_weights):
-        raise FileNotFoundError(f"--imagenet-weights {config.imagenet_weights!r} does not exist; pass a keras_cxr "
-                                "ViT-S or GMML .keras / .weights.h5 file (GMML's ImageNet-1K ViT-S).")
+        raise FileNotFoundError(f"--imagenet-weights {config.imagenet_weights!r} does not exist; pass GMML's "
+                                "ImageNet-1K ViT-S .pth (or a timm / DeiT / MAE one), or a keras_cxr ViT-S or GMML "
+                                ".keras / .weights.h5 file.")
     return config.imagenet_weights
 
 
@@ -445,9 +449,7 @@ def finetune(config, data, task, strategy, gmml):
         shown = sets[SAME_SITES] if SAME_SITES in sets else sets["val"]
         images = stream(config, shown.subset(np.arange(min(config.num_attention_images, len(shown)))),
                         config.image_size, shuffle=False, target=None, batch_size=config.num_attention_images)[0][0]
-        from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
-
-        standardized = (images - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD
+        standardized = normalize_imagenet(images)
         result.update(attention_images=images, attention_last=class_token_attention(model, standardized),
                       attention_rollout=attention_rollout(model, standardized))
         return result
@@ -479,8 +481,10 @@ def segment(config, data, strategy, gmml):
                             **_vit_kwargs(config))
 
     model, _ = engine.fit_stage(
-        config, strategy, build, lambda: _segmentation_arrays(config, data["segmentation"]["train"]),
-        batch_size=config.segmentation_batch_size, epochs=config.segmentation_epochs, keep="last", monitor="loss",
+        config, strategy, build,
+        lambda: stream(config, data["segmentation"]["train"], size, labels="mask_path", normalize="imagenet",
+                       batch_size=config.segmentation_batch_size, seed=config.seed),
+        epochs=config.segmentation_epochs, keep="last", monitor="loss",
         optimizer=engine.make_optimizer("adamw", config.segmentation_lr, weight_decay=config.segmentation_weight_decay,
                                         skip_weight_decay_1d=False),
         loss=DiceBCELoss())
@@ -490,14 +494,13 @@ def segment(config, data, strategy, gmml):
 def _segmentation_arrays(config, index):
     """(images standardized as in pretraining, 0/1 masks), both (N, S, S, 1) float32."""
     from keras_cxr.data import load_images
-    from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
 
     size = config.segmentation_image_size
     x = load_images(index.paths, image_size=size, description="reading segmentation images",
                     progress=bool(config.verbose))
     y = load_images(index.mask_paths, image_size=size, masks=True, description="reading lung masks",
                     progress=bool(config.verbose))
-    return ((x - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD).astype("float32"), y
+    return normalize_imagenet(x).astype("float32"), y
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -588,14 +591,12 @@ def _reconstruction_figure(config, model, index, path):
     """Corrupted / reconstructed / original (Fig. 2) for a few pretraining images."""
     import keras
 
-    from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
     from keras_cxr.report import plot_image_grid
 
     images = stream(config, index.subset(np.arange(min(4, len(index)))), config.pretrain_image_size, shuffle=False,
                     target=None, batch_size=4)[0][0]
-    out = model((images - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD)
-    columns = {k: np.clip(keras.ops.convert_to_numpy(out[k]) * IMAGENET_GRAY_STD + IMAGENET_GRAY_MEAN, 0, 1)
-               for k in ("corrupted", "reconstruction")}
+    out = model(normalize_imagenet(images))
+    columns = {k: denormalize_imagenet(keras.ops.convert_to_numpy(out[k])) for k in ("corrupted", "reconstruction")}
     plot_image_grid({"corrupted": columns["corrupted"], "reconstructed": columns["reconstruction"], "original": images},
                     path=path)
 
@@ -663,7 +664,7 @@ def _steps(config):
         segmentation[strategy], x, y, predicted = evaluate_segmentation(config, model, data["segmentation"]["test"])
         outlines[strategy] = predicted[:4]
     if outlines:
-        plot_mask_outlines(_unstandardize(x[:4]), y[:4], outlines, title="lung outlines: truth (green), prediction",
+        plot_mask_outlines(denormalize_imagenet(x[:4]), y[:4], outlines, title="lung outlines: truth (green), prediction",
                            path=os.path.join(figures, "segmentation_outlines.png"))
     return {"classification": classification, "segmentation": segmentation, "left_out": left_out,
             "notes": data["notes"],
@@ -685,12 +686,6 @@ def _unsupported(data, task):
     except ValueError as error:
         return f"not trainable on this data: {error}"
     return None
-
-
-def _unstandardize(x):
-    from keras_cxr.data.transforms import IMAGENET_GRAY_MEAN, IMAGENET_GRAY_STD
-
-    return np.clip(x * IMAGENET_GRAY_STD + IMAGENET_GRAY_MEAN, 0, 1)
 
 
 def _fmt(value, digits=3):

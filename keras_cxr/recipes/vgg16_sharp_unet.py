@@ -274,10 +274,10 @@ def _segmenter(config, data):
     Loss as implemented: Dice + binary cross-entropy, each weighted 1 (`keras_cxr.losses.DiceBCELoss`:
     Keras' `Dice` plus `BinaryCrossentropy` on the sigmoid output), our choice: §2.1 names the segmenter
     (a U-Net with an Inception-V3 encoder, Rajaraman et al. 2023) and no loss.
-    Segmentation sets are small (hundreds of images: JSRT 247, Montgomery 138), so they are read into arrays."""
+    Image and mask pairs stream from the index (`labels="mask_path"`: each mask read and resized with its image)."""
     import keras
 
-    from keras_cxr.data import index_segmentation, load_images
+    from keras_cxr.data import index_segmentation
     from keras_cxr.losses import DiceBCELoss
     from keras_cxr.models import create_model
 
@@ -295,19 +295,16 @@ def _segmenter(config, data):
                          "JSRT/SCR), --segmentation-model (a saved .keras segmenter), or --lung-crop false to "
                          "train on uncropped images.")
 
-    def arrays():
-        x = load_images(pairs.paths, image_size=size, description="reading segmentation images")
-        y = load_images(pairs.mask_paths, image_size=size, masks=True, description="reading lung masks")
-        cut = max(1, int(round(len(x) * 0.9)))  # 10 % held out for validation
-        return (x[:cut], y[:cut]), (x[cut:], y[cut:])
-
-    split = {}
+    cut = max(1, int(round(len(pairs) * 0.9)))  # 10 % held out for validation
+    train, val = pairs.subset(np.arange(cut)), pairs.subset(np.arange(cut, len(pairs)))
     model, _ = engine.fit_stage(
         config, "lung_segmenter",
         lambda: create_model("vgg16_sharp_unet", input_shape=(size, size, 1), width_multiplier=config.width_multiplier,
                              name="lung_segmenter"),
-        lambda: split.setdefault("data", arrays())[0], validation=lambda: split["data"][1],
-        batch_size=config.pretext_batch_size, epochs=config.segmentation_epochs,
+        lambda: stream(config, train, size, labels="mask_path", batch_size=config.pretext_batch_size, seed=config.seed),
+        validation=lambda: stream(config, val, size, labels="mask_path", batch_size=config.pretext_batch_size,
+                                  shuffle=False) if len(val) else None,
+        epochs=config.segmentation_epochs,
         optimizer=engine.make_optimizer("adam", config.pretext_learning_rate), loss=DiceBCELoss(),
         metrics=["binary_accuracy"], monitor="val_loss")
     return model

@@ -1,4 +1,5 @@
 import json
+import os
 
 import cv2
 import keras
@@ -332,3 +333,27 @@ def test_training_on_arrays_or_a_dataset_ending_on_one_image_runs():
     assert np.isfinite(history.history["val_loss"][0])  # 16 rows train (2 full batches), 1 validates
     dataset = make_dataset(images, image_size=8, batch_size=16, target="image", num_workers=1)
     assert np.isfinite(distributed.fit(model, dataset, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_named_targets_stream_classes_age_and_masks_like_the_array_readers(tmp_path):
+    """`labels={name: spec}` (issue 27): class columns, an index column and masks read with the images; the
+    masks equal `load_images(..., masks=True)` of the same files, the age the index's column."""
+    from keras_cxr.data import index_labels_csv, index_segmentation_pairs, load_images, make_dataset, \
+        make_phantom_dataset
+
+    folder = make_phantom_dataset(12, image_size=48, seed=1).save(str(tmp_path / "phantom"))
+    index = index_labels_csv(folder)
+    data = make_dataset(index, labels={"disease": "labels", "age": "age"}, image_size=32, batch_size=5,
+                        shuffle=False)
+    x, y = data[1]
+    assert x.shape == (5, 32, 32, 1) and set(y) == {"disease", "age"}
+    np.testing.assert_allclose(y["disease"], index.labels[5:10])
+    np.testing.assert_allclose(y["age"][:, 0], index.frame["age"].to_numpy()[5:10], rtol=1e-6)
+    pairs = index_segmentation_pairs(os.path.join(folder, "images"), os.path.join(folder, "masks"))
+    x, masks = make_dataset(pairs, labels="mask_path", image_size=32, batch_size=12, shuffle=False)[0]
+    np.testing.assert_array_equal(masks, load_images(pairs.mask_paths, 32, masks=True, progress=False))
+    assert masks.dtype == np.float32 and set(np.unique(masks)) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="do not follow the images' random augmentations"):
+        make_dataset(pairs, labels={"mask": "mask_path"}, image_size=32, augment=lambda image, rng: image)
+    with pytest.raises(ValueError, match="no column 'months'"):
+        make_dataset(index, labels={"age": "months"}, image_size=32)
