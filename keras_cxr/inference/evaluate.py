@@ -29,7 +29,7 @@ from keras_cxr.data import DatasetIndex, index_any, index_labels_csv, load_image
 from keras_cxr.data.index import DatasetLayoutError
 from keras_cxr.metrics import calibration as calib
 from keras_cxr.metrics import classification_report, dice, hausdorff_distance, iou
-from keras_cxr.models.model_card import ModelCard, ModelCardError, load_model
+from keras_cxr.models.model_card import ModelCardError, load_model
 from keras_cxr.report import (plot_confusion_matrix, plot_pr_curves, plot_reliability_diagram, plot_roc_curves)
 from keras_cxr.stats import bootstrap_ci, proportion_ci
 

@@ -4,7 +4,8 @@ from keras_cxr.layers.sharpening import SharpeningConv2D
 from keras_cxr.layers.drop_path import DropPath
 from keras_cxr.layers.mae_decoder import MAEDecoder
 from keras_cxr.layers.patch_embedding import ClassToken, PatchEmbedding, patchify, unpatchify
-from keras_cxr.layers.position_embedding import SinCosPositionEmbedding, sincos_position_embedding
+from keras_cxr.layers.position_embedding import (LearnedPositionEmbedding, SinCosPositionEmbedding,
+                                                 sincos_position_embedding)
 from keras_cxr.layers.random_patch_masking import RandomPatchMasking
 from keras_cxr.layers.transformer_block import MultiHeadSelfAttention, TransformerBlock
 from keras_cxr.layers.rand_augment import RandAugment

@@ -169,8 +169,6 @@ def stage(config, name, compute, kind="keras"):
     >>> stage(config, "answer", lambda: {"value": 0}, kind="json")  # saved: not recomputed
     {'value': 42}
     """
-    import keras
-
     path = stage_path(config, name, kind)  # where this process writes (a scratch folder on ranks other than 0)
     saved = os.path.join(_shared_dir(config), os.path.relpath(path, config.output_dir))  # what every process reads
     saved_at_start = getattr(config, "_saved_at_start", None)

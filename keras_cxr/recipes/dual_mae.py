@@ -45,6 +45,7 @@ import warnings
 import numpy as np
 
 from keras_cxr.data import denormalize_imagenet, normalize_imagenet
+from keras_cxr.data.layouts import index_with_official_split, official_test_split
 from keras_cxr.metrics import find_threshold
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
@@ -186,7 +187,7 @@ def _pretrain_dirs(config):
 
 def _finetune_index(config):
     """The labelled pediatric index: the phantom (findings + "no finding"), or the user's folder / table."""
-    from keras_cxr.data import DatasetIndex, index_any, index_labels_csv, phantom_index
+    from keras_cxr.data import DatasetIndex, index_labels_csv, phantom_index
 
     path = config.finetune_csv or config.finetune_dir
     if path is None:
@@ -198,7 +199,7 @@ def _finetune_index(config):
                              "Drop the option to use the layout's own labels.")
         index = index_labels_csv(path, label_column=config.finetune_label_column)
     else:
-        index = _official_tables(path)
+        index = index_with_official_split(path)
     index = limit(index, config)
     if path is None:  # paper 000's "No finding" class beside the findings
         frame = index.frame.copy()
@@ -207,39 +208,6 @@ def _finetune_index(config):
     elif index.task not in ("multilabel", "binary"):
         index.frame[index.class_names] = np.nan_to_num(index.labels)
     return index
-
-
-def _official_tables(path):
-    """A fine-tuning folder with its official test split in the `split` column where the layout has one:
-    VinDr-PCXR's image_labels_test.csv (§IV.A: PediCXR's 1,397 test images), ChestX-ray14's test_list.txt,
-    CheXpert's valid.csv / test.csv. Anything else: `index_any` (its own split column, if any)."""
-    from keras_cxr.data import index_any
-    from keras_cxr.data.layouts import detect_layout
-    from keras_cxr.data.layouts.chexpert import index_chexpert
-    from keras_cxr.data.layouts.vindr_pcxr import index_vindr_pcxr
-
-    if os.path.isdir(path):
-        layout = detect_layout(path).name
-        if layout == "vindr_pcxr" and os.path.isfile(os.path.join(path, "image_labels_test.csv")):
-            return index_vindr_pcxr(path, split="all")
-        if layout == "chexpert":
-            return index_chexpert(path, csv="all")
-    return index_any(path)  # ChestX-ray14 fills its split column from test_list.txt itself
-
-
-def official_test_split(index):
-    """Which rows of `index` are an official held-out split: (boolean mask, description), or (None, reason).
-
-    Rows whose split is "test" are the test set; without any, rows whose split is "val" (CheXpert's
-    valid.csv, the set its authors report on) are; without either there is no official test split.
-    """
-    split = index.frame["split"].astype(str).str.lower().to_numpy() if "split" in index.frame else np.array([])
-    for name, what in (("test", "the official test split"),
-                       ("val", "the official validation split (no official test split; e.g. CheXpert valid.csv)")):
-        rows = split == name
-        if rows.any():
-            return rows, f"{what}, {int(rows.sum())} images"
-    return None, "no official test split in this dataset: a patient-level 20 % split"
 
 
 def load_data(config):

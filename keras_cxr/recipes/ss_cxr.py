@@ -251,8 +251,8 @@ def load_data(config):
          "segmentation": {"train" | "test": DatasetIndex}, "notes": [str]} — labelled indexes carry their own
         classes; `task_index` maps them to each task's classes later.
     """
-    from keras_cxr.data import (DatasetIndex, covidx_split_files, index_covidx, index_segmentation, index_sources,
-                                phantom_index)
+    from keras_cxr.data import covidx_split_files, index_segmentation, index_sources, phantom_index
+    from keras_cxr.data.layouts import index_with_official_split, official_test_split
 
     notes = []
     dirs = _dirs(config.pretrain_dir)
@@ -281,19 +281,17 @@ def load_data(config):
     else:
         path = config.classify_dir
         covidx = covidx_split_files(path)  # CXR-3's train/test_COVIDx9A.txt (3 classes) or train/test.txt
-        labelled = index_covidx(path, covidx[0]) if covidx else _labelled_index(config, path)
+        labelled = index_with_official_split(path) if covidx else _labelled_index(config, path)
         labelled, held = _drop_sources(config, labelled)
-        labelled = limit(labelled, config)
         if covidx:  # §4.1: the official 400-image test split (RSNA & RICORD)
-            official, held_test = _drop_sources(config, index_covidx(path, covidx[1]))
-            tests[SAME_SITES] = official
-            parts = [h for h in (held, held_test) if h is not None]
-            held = (parts[0] if len(parts) == 1 else DatasetIndex.concat(parts)) if parts else None
-            splits = split_index(labelled, (1 - config.validation_fraction, config.validation_fraction), config.seed,
+            official, _ = official_test_split(labelled)
+            tests[SAME_SITES] = labelled.subset(official)
+            splits = split_index(limit(labelled.subset(~official), config),
+                                 (1 - config.validation_fraction, config.validation_fraction), config.seed,
                                  names=("train", "val"))
             notes.append(f"COVIDx: official {covidx[1]} as the same-sites test set (training file {covidx[0]})")
         else:
-            splits = split_index(labelled, fractions, config.seed)
+            splits = split_index(limit(labelled, config), fractions, config.seed)
             tests[SAME_SITES] = splits.pop("test")
             notes.append(f"{path}: patient-level {config.test_fraction:.0%} held out as the same-distribution test set")
         if held is not None:

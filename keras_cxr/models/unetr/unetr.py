@@ -1,12 +1,14 @@
 """UNETR in 2-D on the shared ViT backbone (Hatamizadeh et al. 2022; paper 001 §3.2 / §4.3 lung segmentation)."""
 
+import os
+
 import keras
 
 from keras_cxr.models.contract import HEAD_ACTIVATIONS, output_dtype, validate_input_shape
 from keras_cxr.models.features import feature_extractor
 from keras_cxr.models.registry import register_model
 from keras_cxr.models.vit.vit import PRESETS, vit
-from keras_cxr.models.weights import load_weights
+from keras_cxr.models.weights import TORCH_SUFFIXES, load_weights
 
 _LEAKY_SLOPE = 0.01  # MONAI's UnetResBlock activation
 
@@ -109,8 +111,12 @@ def unetr(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", w
     taps = tuple(int(t) for t in taps)
     if len(taps) != 3 or not all(0 <= t < depth for t in taps):
         raise ValueError(f"{name}: taps must be three block indices in [0, {depth}); received {taps}.")
+    # A PyTorch ViT checkpoint (timm / DeiT / MAE / GMML .pth) initializes the ViT itself, converted on load;
+    # keras_cxr files are loaded into the whole UNETR below.
+    torch_file = isinstance(weights, (str, os.PathLike)) and os.fspath(weights).lower().endswith(TORCH_SUFFIXES)
     backbone = vit((height, width, channels), name="vit", patch_size=patch_size, embed_dim=embed_dim, depth=depth,
-                   num_heads=num_heads, mlp_dim=mlp_dim, drop_path_rate=drop_path_rate)
+                   num_heads=num_heads, mlp_dim=mlp_dim, drop_path_rate=drop_path_rate,
+                   weights=weights if torch_file else None)
     encoder = feature_extractor(backbone, [f"block_{t}" for t in taps] + ["norm"], name="encoder")
     grid = (height // patch_size, width // patch_size)
     inputs = keras.Input((height, width, channels), name="image")
@@ -128,7 +134,7 @@ def unetr(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", w
     activation = None if head_activation == "linear" else head_activation
     outputs = keras.layers.Conv2D(int(num_classes), 1, activation=activation, name="segmentation",
                                   dtype=output_dtype())(x)
-    return load_weights(keras.Model(inputs, outputs, name=name), weights, builder=name)
+    return load_weights(keras.Model(inputs, outputs, name=name), None if torch_file else weights, builder=name)
 
 
 @register_model(test_overrides={"input_shape": (32, 32, 1)},
