@@ -170,20 +170,15 @@ def _classify_index(config):
     not say which 370 it left out, so our counts are those of the tables). Abnormal = 1 − "No finding".
     `classify_csv` naming one table (e.g. image_labels_train.csv) uses that table only.
     """
-    from keras_cxr.data import DatasetIndex, index_any, phantom_index
-    from keras_cxr.data.layouts.vindr_pcxr import index_vindr_pcxr
+    from keras_cxr.data import index_any, phantom_index
+    from keras_cxr.data.layouts import binary_index, index_with_official_split
 
     if config.classify_dir is None and config.classify_csv is None:
         return phantom_index(config.phantom_classify_images, config.image_size, seed=config.seed + 2,
                              labels="abnormal", cache_dir=config.cache_dir)
     source = config.classify_csv or config.classify_dir
-    if _pools_vindr_tables(config):
-        pooled = index_vindr_pcxr(source, split="all")  # §2.1, Table 1: train + test CSVs, re-split below
-        frame = pooled.frame.drop(columns=pooled.class_names)
-        frame["abnormal"] = 1.0 - pooled.frame["No finding"].to_numpy(np.float64)
-        index = DatasetIndex(frame, ["abnormal"], "binary")
-    else:
-        index = index_any(source, binary=True)
+    # §2.1, Table 1: every official table pooled (VinDr-PCXR's train + test CSVs) and re-split below
+    index = index_any(source, binary=True) if config.classify_csv else binary_index(index_with_official_split(source))
     index = limit(index.subset(~np.isnan(index.labels).any(axis=1)), config)
     index.frame["boxes"] = _ground_truth_boxes(config, index)
     return index
@@ -203,16 +198,6 @@ def _external_index(path):
 def external_splits(data):
     """The names of the external test sets in `data["classify"]` (keys `external_<NAME>`)."""
     return [split for split in data["classify"] if split.startswith(EXTERNAL)]
-
-
-def _pools_vindr_tables(config):
-    """True when `classify_dir` is a VinDr-PCXR folder with both official tables (pooled, Table 1)."""
-    from keras_cxr.data.layouts import detect_layout
-
-    source = config.classify_dir
-    return bool(source and not config.classify_csv and os.path.isdir(source)
-                and detect_layout(source).name == "vindr_pcxr"
-                and os.path.isfile(os.path.join(source, "image_labels_test.csv")))
 
 
 def _ground_truth_boxes(config, index):
@@ -616,11 +601,10 @@ def report(config, data, pretext_results, evaluation, extras):
     }
     if "lung_crop_uncropped" in data:
         metrics["lung_crop_uncropped"] = data["lung_crop_uncropped"]
-    if _pools_vindr_tables(config):
-        splits = np.concatenate([index.frame["split"].astype(str).to_numpy() for index in data["classify"].values()])
-        metrics["classify_pool"] = (f"VinDr-PCXR image_labels_train.csv + image_labels_test.csv pooled, "
-                                    f"{int(np.sum(splits == 'train'))} + {int(np.sum(splits == 'test'))} images, "
-                                    "re-split 70/10/20 by patient as in Table 1")
+    splits = np.concatenate([index.frame["split"].astype(str).to_numpy() for index in data["classify"].values()])
+    if not config.classify_csv and {"train", "test"} <= set(splits):
+        metrics["classify_pool"] = (f"the official train and test tables pooled, {int(np.sum(splits == 'train'))} + "
+                                    f"{int(np.sum(splits == 'test'))} images, re-split 70/10/20 by patient as in Table 1")
     metrics["external"] = {set_name: {name: {**_table_3_row(rep), "auc_roc": float(rep["binary"]["auc_roc"]),
                                              "num_images": int(rep["num_samples"])} for name, rep in reports.items()}
                            for set_name, reports in evaluation["external"].items()}

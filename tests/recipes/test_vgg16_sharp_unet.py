@@ -111,7 +111,6 @@ def test_vindr_layout_boxes_are_scaled_to_the_model_input(tmp_path):
     pd.DataFrame([["t1", "R2", "Bronchitis", 0, 0, 25, 20]],
                  columns=["image_id", "rad_id", "class_name", "x_min", "y_min", "x_max", "y_max"]
                  ).to_csv(tmp_path / "annotations_test.csv", index=False)
-    assert vgg16_sharp_unet._pools_vindr_tables(config)
     pooled = vgg16_sharp_unet._classify_index(config)
     assert len(pooled) == 9 and pooled.frame["split"].tolist() == ["train"] * 6 + ["test"] * 3
     assert vgg16_sharp_unet.labels_of(pooled).tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 1]

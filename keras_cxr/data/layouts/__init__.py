@@ -22,6 +22,7 @@ from keras_cxr.data.layouts.covidx import COVIDX_CLASS_SETS, covidx_split_files,
 from keras_cxr.data.layouts.tuberculosis import index_tuberculosis, read_clinical_reading
 from keras_cxr.data.layouts.segmentation import (find_segmentation_folders, index_segmentation,
                                                  index_segmentation_pairs, read_mask)
-from keras_cxr.data.layouts.detect import LAYOUTS, detect_layout, index_any, register_layout, unregister_layout
+from keras_cxr.data.layouts.detect import (LAYOUTS, binary_index, detect_layout, index_any, register_layout,
+                                           unregister_layout)
 from keras_cxr.data.layouts.official_splits import index_with_official_split, official_test_split
 from keras_cxr.data.readers import image_size_from_header

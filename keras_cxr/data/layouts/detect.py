@@ -172,7 +172,18 @@ def index_any(path, binary=False):
     """
     layout, path = _resolve(os.fspath(path))
     index = layout.index(path)
-    if not binary or index.class_names == ["abnormal"]:
+    return binary_index(index, path) if binary else index
+
+
+def binary_index(index, path=""):
+    """`index` reduced to one "abnormal" column (normal vs any finding), as `index_any(..., binary=True)` does:
+    a binary index keeps its column; a class named normal / no finding / negative / non-nodule gives 1 − that
+    column; other multi-label indexes → any finding.
+
+    Raises:
+        DatasetLayoutError: a multi-class index without a normal-like class (`path` names the dataset).
+    """
+    if index.class_names == ["abnormal"]:
         return index
     labels = index.labels
     negatives = [i for i, n in enumerate(index.class_names) if n.strip().lower() in _NEGATIVE_CLASSES]
