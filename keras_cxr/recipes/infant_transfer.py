@@ -38,7 +38,7 @@ import numpy as np
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
-from keras_cxr.report import calibration_summary, calibration_table
+from keras_cxr.report import calibration_summary, calibration_table, regression_warnings, report_warnings
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -354,15 +354,15 @@ def evaluate(config, data, runs, split="test"):
                 warnings.simplefilter("ignore")
                 report = classification_report(y, run[prefix + "disease"], class_names=data["class_names"],
                                                task="multiclass")
-            never = [c for c, m in report["per_class"].items() if m["tp"] + m["fp"] == 0]
-            if never and not found:
-                found.append(f"{backbone} {variant} never predicts {never}: its macro recall/precision/F1 are those "
-                             "of a classifier that ignores those conditions.")
+            found += [w for w in report_warnings(report, f"{backbone} {variant}") if w not in found]
             row = {"accuracy": report["overall"]["accuracy"], "recall": report["macro"]["sensitivity"],
                    "precision": report["macro"]["precision"], "f1": report["macro"]["f1"]}
             if variant != "ablation2" and np.isfinite(ages).all():
                 row.update(age_mae=float(mean_absolute_error(ages, run[prefix + "age"])),
                            age_r2=float(r2_score(ages, run[prefix + "age"])))
+                found += [w for w in regression_warnings(f"{backbone} {variant} age head", ages, run[prefix + "age"],
+                                                         float(np.mean(data["ages"]["train"])), data["age_unit"])
+                          if w not in found]
             rows.append(row)
         summary = {k: (float(np.nanmean([r[k] for r in rows])), float(np.nanstd([r[k] for r in rows])))
                    for k in rows[0]}

@@ -47,7 +47,7 @@ from keras_cxr.data import denormalize_imagenet, normalize_imagenet
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
-from keras_cxr.report import calibration_summary
+from keras_cxr.report import calibration_summary, report_warnings, segmentation_warnings
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
 # Tables 1-4. Table 3 (right) is "Pneumonia vs Non-Pneumonia" (300 / 100 test images, COVID-19 among the
@@ -539,7 +539,7 @@ def evaluate_classifier(config, result, name):
             row["macro_auc_roc"] = macro_auc(truth, p)
             row["macro_auc_roc_ci95"] = _ci(bootstrap_ci(macro_auc, truth, p, n_resamples=config.bootstrap_resamples,
                                                          seed=config.seed))
-        row["warnings"] = [] if split == "val" else _warnings(report, p, row.get("macro_auc_roc"), f"{name} on {split}")
+        row["warnings"] = [] if split == "val" else report_warnings(report, f"{name} on {split}")
         if split != "val" and "val" in result["sets"]:
             val = result["sets"]["val"]
             slug = "".join(ch if ch.isalnum() else "_" for ch in f"{name}_{split}").strip("_")
@@ -549,21 +549,6 @@ def evaluate_classifier(config, result, name):
                 title=f"Reliability {name} on {split}")
         table[split] = row
     return table
-
-
-def _warnings(report, probabilities, macro_auc, name, min_auc=0.55):
-    """Why a multi-class report is not a result: constant scores, classes never predicted, chance-level AUC
-    (the multi-class counterpart of `keras_cxr.report.report_warnings`)."""
-    if np.ptp(probabilities) <= 1e-4:
-        return [f"{name}: every image gets the same scores (a constant predictor)."]
-    found = []
-    never = [c for c, m in report["per_class"].items() if m["tp"] + m["fp"] == 0]
-    if never:
-        found.append(f"{name}: never predicts {', '.join(repr(c) for c in never)} (argmax); its per-class rates are "
-                     "those of a classifier that ignores those classes.")
-    if macro_auc is not None and np.isfinite(macro_auc) and macro_auc <= min_auc:
-        found.append(f"{name}: macro AUC-ROC {macro_auc:.3f}, at or below chance level ({min_auc}).")
-    return found
 
 
 def _ci(found):
@@ -581,6 +566,7 @@ def evaluate_segmentation(config, model, index):
               "hd95": hausdorff_distance(y[..., 0], predicted[..., 0], percentile=95)}
     summary = {k: (float(np.nanmean(v)), float(np.nanstd(v))) for k, v in scores.items()}
     summary["num_images"] = int(len(x))
+    summary["warnings"] = segmentation_warnings(model.name, y, predicted)
     return summary, x, y, predicted
 
 
@@ -703,7 +689,7 @@ def _write_markdown(config, metrics):
     if metrics["left_out"]:
         lines += ["**Left out:**", ""] + [f"- {k}: {v}" for k, v in metrics["left_out"].items()] + [""]
     found = [w for task in metrics["classification"].values() for table in task.values() for row in table.values()
-             for w in row["warnings"]]
+             for w in row["warnings"]] + [w for row in metrics["segmentation"].values() for w in row.get("warnings", [])]
     if found:
         lines += ["**Warnings** (models whose numbers below are not results; train longer or on more data):", ""]
         lines += [f"- {w}" for w in found[:40]] + ([f"- ... and {len(found) - 40} more"] if len(found) > 40 else [])

@@ -5,5 +5,6 @@ from keras_cxr.report.confusion import plot_confusion_matrix
 from keras_cxr.report.curves import plot_pr_curves, plot_roc_curves, plot_training_curves
 from keras_cxr.report.label_efficiency import plot_label_efficiency
 from keras_cxr.report.images import plot_activation_maps, plot_image_grid, plot_mask_outlines
-from keras_cxr.report.degenerate import classifier_warnings, comparison_note, report_warnings, restoration_warnings
+from keras_cxr.report.degenerate import (classifier_warnings, comparison_note, regression_warnings, report_warnings,
+                                        restoration_warnings, segmentation_warnings)
 from keras_cxr.report.calibration import calibration_summary, calibration_table, plot_reliability_diagram

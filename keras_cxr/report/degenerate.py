@@ -145,6 +145,8 @@ def report_warnings(report, name, *, min_auc=0.55):
     "B predicts 'normal' for every image at t"
     """
     found = []
+    if report.get("task") == "multiclass":
+        return _multiclass_warnings(report, name, min_auc)
     if report.get("task") == "binary" or "binary" in report:
         negative, positive = report.get("class_names") or ("negative", "positive")
         classes = [(name, report["binary"], negative, positive, report.get("threshold", 0.5))]
@@ -161,6 +163,80 @@ def report_warnings(report, name, *, min_auc=0.55):
             found.append(f"{label} has AUC {float(auc):.3f}, {_chance(auc)}: it has not learned to rank the positive "
                          "images above the negative ones.")
     return found
+
+
+def _multiclass_warnings(report, name, min_auc):
+    """A multi-class (argmax) report: classes never predicted, a single class for every image, chance macro AUC."""
+    rows = report["per_class"]
+    never = [c for c, row in rows.items() if row["tp"] + row["fp"] == 0]
+    found = []
+    if len(never) == len(rows) - 1:
+        always = next(c for c in rows if c not in never)
+        found.append(f"{name} predicts '{always}' for every image (argmax): its accuracy and per-class rates are those "
+                     "of a constant predictor.")
+    elif never:
+        found.append(f"{name} never predicts {', '.join(repr(c) for c in never)} (argmax): its per-class rates are "
+                     "those of a classifier that ignores those classes.")
+    aucs = [row["auc_roc"] for row in rows.values() if row.get("auc_roc") is not None and np.isfinite(row["auc_roc"])]
+    if aucs and np.mean(aucs) <= min_auc:
+        found.append(f"{name} has macro AUC {np.mean(aucs):.3f}, {_chance(np.mean(aucs))}: it has not learned to "
+                     "tell the classes apart.")
+    return found
+
+
+def segmentation_warnings(name, y_true, y_pred, threshold=0.5, min_gain=0.02):
+    """Sentences for a segmenter whose masks are no better than a constant one: empty or full masks for every
+    image, or a mean Dice no higher than that of predicting the training-free "whole image" mask.
+
+    Args:
+        name: the model's name.
+        y_true, y_pred: (N, H, W[, 1]) true 0/1 masks and predicted probabilities.
+        threshold: binarization threshold of the prediction.
+        min_gain: Dice points the model must gain over the whole-image mask.
+
+    Example:
+    >>> import numpy as np
+    >>> truth = np.zeros((2, 8, 8)); truth[:, 2:6, 2:6] = 1
+    >>> segmentation_warnings("UNETR", truth, np.zeros((2, 8, 8)))[0][:38]
+    'UNETR predicts an empty mask for every'
+    >>> segmentation_warnings("UNETR", truth, truth)
+    []
+    """
+    truth = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1) > 0.5
+    predicted = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1) >= threshold
+    if not predicted.any():
+        return [f"{name} predicts an empty mask for every image: its Dice and IoU are those of a constant predictor."]
+    if predicted.all():
+        return [f"{name} predicts the whole image as foreground for every image: a constant predictor."]
+
+    def dice(a, b):
+        return float(np.mean(2 * (a & b).sum(1) / np.maximum(a.sum(1) + b.sum(1), 1)))
+
+    ours, whole = dice(truth, predicted), dice(truth, np.ones_like(truth))
+    if ours <= whole + min_gain:
+        return [f"{name} has mean Dice {ours:.3f}, no better than marking the whole image ({whole:.3f}): it has not "
+                "learned the structure's shape."]
+    return []
+
+
+def regression_warnings(name, y_true, y_pred, train_mean, unit=""):
+    """Sentences for a regressor (e.g. the age head of paper 002) no better than predicting the training mean:
+    its mean absolute error is not below that of the constant `train_mean`, or its predictions are constant.
+
+    Example:
+    >>> regression_warnings("age", [1.0, 5.0, 9.0], [5.0, 5.0, 5.0], 5.0, "years")[0][:40]
+    'age predicts the same value for every im'
+    >>> regression_warnings("age", [1.0, 5.0, 9.0], [1.5, 5.0, 8.0], 5.0)
+    []
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if np.ptp(y_pred) <= 1e-6 * max(1.0, float(np.abs(y_pred).max())):
+        return [f"{name} predicts the same value for every image: a constant predictor."]
+    ours, constant = float(np.mean(np.abs(y_true - y_pred))), float(np.mean(np.abs(y_true - train_mean)))
+    if ours >= constant:
+        return [f"{name} has MAE {ours:.3g} {unit}, no better than predicting the training mean ({constant:.3g} "
+                f"{unit}): it has not learned the quantity.".replace("  ", " ")]
+    return []
 
 
 def restoration_warnings(name, restored_psnr, degraded_psnr, restored_ssim=None, degraded_ssim=None):
