@@ -47,7 +47,8 @@ from keras_cxr.data import denormalize_imagenet, normalize_imagenet
 from keras_cxr.recipes import engine
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
-from keras_cxr.report import calibration_summary, report_warnings, segmentation_warnings
+from keras_cxr.report import (FigureLog, calibration_summary, plot_activation_maps, plot_image_grid, plot_mask_outlines,
+                              plot_pr_curves, plot_roc_curves, report_warnings, segmentation_warnings)
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
 # Tables 1-4. Table 3 (right) is "Pneumonia vs Non-Pneumonia" (300 / 100 test images, COVID-19 among the
@@ -502,7 +503,7 @@ def _segmentation_arrays(config, index):
 
 
 # ------------------------------------------------------------------------------------------- evaluation
-def evaluate_classifier(config, result, name):
+def evaluate_classifier(config, result, name, figures):
     """Tables 1–4 for one fine-tuned model: per test set TPR, FPR, FNR, AUC-PR, AUC-ROC per class, accuracy,
     bootstrap 95 % CIs of accuracy and macro AUC-ROC, and warnings for degenerate predictions."""
     from sklearn.metrics import roc_auc_score
@@ -545,7 +546,7 @@ def evaluate_classifier(config, result, name):
             slug = "".join(ch if ch.isalnum() else "_" for ch in f"{name}_{split}").strip("_")
             row["calibration"] = calibration_summary(
                 np.argmax(val["labels"], axis=1), val["probabilities"], truth, p, "multiclass",
-                path=os.path.join(config.output_dir, "figures", f"reliability_{slug}.png"),
+                path=figures.record(f"reliability_{slug}", f"Reliability {name} on {split}"),
                 title=f"Reliability {name} on {split}")
         table[split] = row
     return table
@@ -571,24 +572,20 @@ def evaluate_segmentation(config, model, index):
 
 
 # ------------------------------------------------------------------------------------------- figures
-def _reconstruction_figure(config, model, index, path):
+def _reconstruction_figure(config, model, index, figures):
     """Corrupted / reconstructed / original (Fig. 2) for a few pretraining images."""
     import keras
-
-    from keras_cxr.report import plot_image_grid
 
     images = stream(config, index.subset(np.arange(min(4, len(index)))), config.pretrain_image_size, shuffle=False,
                     target=None, batch_size=4)[0][0]
     out = model(normalize_imagenet(images))
     columns = {k: denormalize_imagenet(keras.ops.convert_to_numpy(out[k])) for k in ("corrupted", "reconstruction")}
-    plot_image_grid({"corrupted": columns["corrupted"], "reconstructed": columns["reconstruction"], "original": images},
-                    path=path)
+    figures.draw(plot_image_grid, "gmml_reconstruction", {"corrupted": columns["corrupted"],
+                                                          "reconstructed": columns["reconstruction"], "original": images},
+                 caption="Fig. 2: GMML corrupted / reconstructed / original")
 
 
-def _figures(config, task, strategy, result):
-    from keras_cxr.report import plot_activation_maps, plot_pr_curves, plot_roc_curves
-
-    folder = os.path.join(config.output_dir, "figures")
+def _figures(figures, task, strategy, result):
     for split, found in result["sets"].items():
         if split == "val":
             continue
@@ -596,15 +593,15 @@ def _figures(config, task, strategy, result):
         if len(set(truth.tolist())) < 2:
             continue
         title = f"{task} · {strategy} · {split}"
-        plot_roc_curves(truth, found["probabilities"], result["class_names"], title=f"ROC {title}",
-                        path=os.path.join(folder, f"roc_{task}_{strategy}_{split}.png"))
-        plot_pr_curves(truth, found["probabilities"], result["class_names"], title=f"PR {title}",
-                       path=os.path.join(folder, f"pr_{task}_{strategy}_{split}.png"))
+        figures.draw(plot_roc_curves, f"roc_{task}_{strategy}_{split}", truth, found["probabilities"],
+                     result["class_names"], title=f"ROC {title}", caption=f"ROC {title}")
+        figures.draw(plot_pr_curves, f"pr_{task}_{strategy}_{split}", truth, found["probabilities"],
+                     result["class_names"], title=f"PR {title}", caption=f"PR {title}")
     attention = result["attention"]
-    for kind in ("last", "rollout"):
-        plot_activation_maps(attention["attention_images"], attention[f"attention_{kind}"],
-                             title=f"{task} · {strategy}: {'class-token attention, last block' if kind == 'last' else 'attention rollout'}",
-                             path=os.path.join(folder, f"attention_{kind}_{task}_{strategy}.png"))
+    for kind, what in (("last", "class-token attention, last block"), ("rollout", "attention rollout")):
+        figures.draw(plot_activation_maps, f"attention_{kind}_{task}_{strategy}", attention["attention_images"],
+                     attention[f"attention_{kind}"], title=f"{task} · {strategy}: {what}",
+                     caption=f"{task} · {strategy}: {what}")
 
 
 # ------------------------------------------------------------------------------------------- run
@@ -619,14 +616,12 @@ def run(config=None):
 
 
 def _steps(config):
-    from keras_cxr.report import plot_mask_outlines
-
     data = load_data(config)
-    figures = os.path.join(config.output_dir, "figures")
+    figures = FigureLog(config.output_dir)
     gmml, _ = (pretrain(config, data) if "ss_cxr" in config.strategies or "unetr_ss_cxr" in
                config.segmentation_strategies else (None, None))
     if gmml is not None:
-        _reconstruction_figure(config, gmml, data["pretrain"], os.path.join(figures, "gmml_reconstruction.png"))
+        _reconstruction_figure(config, gmml, data["pretrain"], figures)
     run_strategies, left_out = strategies(config)
     classification = {}
     for task in config.tasks:
@@ -637,8 +632,8 @@ def _steps(config):
         classification[task] = {}
         for strategy in run_strategies:
             result = finetune(config, data, task, strategy, gmml)
-            classification[task][strategy] = evaluate_classifier(config, result, f"{strategy} ({task})")
-            _figures(config, task, strategy, result)
+            classification[task][strategy] = evaluate_classifier(config, result, f"{strategy} ({task})", figures)
+            _figures(figures, task, strategy, result)
     segmentation, outlines = {}, {}
     for strategy in config.segmentation_strategies:
         if strategy == "unetr_ss_in" and _imagenet_gmml(config) is None:
@@ -648,10 +643,10 @@ def _steps(config):
         segmentation[strategy], x, y, predicted = evaluate_segmentation(config, model, data["segmentation"]["test"])
         outlines[strategy] = predicted[:4]
     if outlines:
-        plot_mask_outlines(denormalize_imagenet(x[:4]), y[:4], outlines, title="lung outlines: truth (green), prediction",
-                           path=os.path.join(figures, "segmentation_outlines.png"))
+        figures.draw(plot_mask_outlines, "segmentation_outlines", denormalize_imagenet(x[:4]), y[:4], outlines,
+                     title="lung outlines: truth (green), prediction", caption="Table 5: lung outlines")
     return {"classification": classification, "segmentation": segmentation, "left_out": left_out,
-            "notes": data["notes"],
+            "notes": data["notes"], "figures": figures.entries,
             "sizes": {"pretrain": len(data["pretrain"]), **{f"classify_{k}": len(v) for k, v in data["classify"].items()},
                       **{f"test_{k}": len(v) for k, v in data["tests"].items()},
                       **{f"segmentation_{k}": len(v) for k, v in data["segmentation"].items()}}}
@@ -736,9 +731,8 @@ def _write_markdown(config, metrics):
                          f"{row['dice'][1]:.4f} | {row['hd95'][0]:.2f} ± {row['hd95'][1]:.2f} | "
                          f"{paper.get('iou', '—')} / {paper.get('dice', '—')} / {paper.get('hd95', '—')} |")
         lines.append("")
-    lines += [*engine.learning_curves(config), "## Figures", ""] + [
-        f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
-        if not f.startswith("curves_")]
+    lines += [*engine.learning_curves(config), "## Figures", "",
+              *FigureLog(config.output_dir, metrics["figures"]).markdown()]
     return "\n".join(lines) + "\n"
 
 

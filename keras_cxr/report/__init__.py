@@ -8,3 +8,4 @@ from keras_cxr.report.images import plot_activation_maps, plot_image_grid, plot_
 from keras_cxr.report.degenerate import (classifier_warnings, comparison_note, regression_warnings, report_warnings,
                                         restoration_warnings, segmentation_warnings)
 from keras_cxr.report.calibration import calibration_summary, calibration_table, plot_reliability_diagram
+from keras_cxr.report.figure_log import FigureLog
