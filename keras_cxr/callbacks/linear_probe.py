@@ -1,5 +1,10 @@
 """Linear feature probe: a logistic regression on an encoder's frozen, standardized features, every N epochs."""
 
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
 from keras_cxr.callbacks.feature_probe import FeatureProbe
 
 
@@ -24,11 +29,6 @@ class LinearProbe(FeatureProbe):
         self.C = float(C)
 
     def probabilities(self, train_features, train_labels, test_features):
-        import numpy as np
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         probe = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000))
         probe.fit(train_features, train_labels)
         found = probe.predict_proba(test_features)

@@ -6,18 +6,16 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
+from keras_cxr.data.layouts.segmentation import read_mask
+from keras_cxr.data.readers import read_image
+from keras_cxr.data.transforms import resize
+
 
 def _read_resized(path, image_size, mode):
-    from keras_cxr.data.readers import read_image
-    from keras_cxr.data.transforms import resize
-
     return resize(read_image(path), image_size, mode=mode)
 
 
 def _read_mask_resized(path, image_size, mode):
-    from keras_cxr.data.layouts.segmentation import read_mask
-    from keras_cxr.data.transforms import resize
-
     return resize(read_mask(path), image_size, mode=mode) > 0.5
 
 

@@ -8,6 +8,13 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
+
+from keras_cxr.data import phantom
+from keras_cxr.data.boxes import Box
+from keras_cxr.data.index import DatasetIndex
+from keras_cxr.data.layouts import index_labels_csv
+from keras_cxr.data.phantom import FINDINGS, make_phantom_dataset
 
 
 def cache_root(cache_dir=None):
@@ -19,8 +26,6 @@ def cache_root(cache_dir=None):
 
 def _phantom_version():
     """A hash of the phantom's own source: a changed phantom is drawn anew instead of reusing old files."""
-    from keras_cxr.data import phantom
-
     return hashlib.sha1(inspect.getsource(phantom).encode()).hexdigest()[:10]
 
 
@@ -39,8 +44,6 @@ def phantom_folder(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), ca
     >>> sorted(os.listdir(folder))
     ['images', 'labels.csv', 'masks']
     """
-    from keras_cxr.data.phantom import make_phantom_dataset
-
     key = (f"phantom_n{int(num_images)}_px{int(image_size)}_seed{int(seed)}_age{float(age_range[0]):g}-"
            f"{float(age_range[1]):g}_{_phantom_version()}")
     if prevalence is not None:  # the default prevalence keeps the folder names of earlier versions
@@ -76,13 +79,6 @@ def phantom_index(num_images, image_size=224, seed=0, age_range=(0.0, 18.0), lab
     >>> index.task, index.class_names, len(index), "mask_path" in index.frame
     ('binary', ['abnormal'], 6, True)
     """
-    import pandas as pd
-
-    from keras_cxr.data.boxes import Box
-    from keras_cxr.data.index import DatasetIndex
-    from keras_cxr.data.layouts import index_labels_csv
-    from keras_cxr.data.phantom import FINDINGS
-
     if labels not in ("findings", "abnormal"):
         raise ValueError(f"labels must be 'findings' or 'abnormal'; received {labels!r}.")
     folder = phantom_folder(num_images, image_size, seed, age_range, cache_dir, prevalence=prevalence)

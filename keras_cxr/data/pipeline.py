@@ -9,23 +9,28 @@ TensorFlow, PyTorch and JAX backends alike, without tf.data.
 import collections
 import concurrent.futures
 import contextlib
+import copy
 import hashlib
 import itertools
 import json
+import multiprocessing
 import os
 import threading
 
 import keras
 import numpy as np
+from tqdm.auto import tqdm
 
+from keras_cxr.data.index import DatasetIndex
+from keras_cxr.data.layouts.segmentation import read_mask
+from keras_cxr.data.readers import read_image
 from keras_cxr.data.transforms import normalize_imagenet, resize
+from keras_cxr.distributed.sharding import shard_bounds
 
 _CACHE_FORMAT = 1
 
 
 def _paths_of(source):
-    from keras_cxr.data.index import DatasetIndex
-
     if isinstance(source, DatasetIndex):
         return np.asarray([os.fspath(p) for p in source.paths])
     if isinstance(source, np.ndarray) and source.dtype.kind not in "USO":
@@ -41,8 +46,6 @@ def _name(fn):
 def _prepare(path_or_image, transforms, size, mode):
     """Decode (if a path) → transforms → resize to (size, size): the cacheable part of the pipeline."""
     if isinstance(path_or_image, (str, os.PathLike)):
-        from keras_cxr.data.readers import read_image
-
         image = read_image(path_or_image)
     else:
         image = np.asarray(path_or_image, dtype=np.float32)
@@ -62,8 +65,6 @@ def _fill(out, done, items, prepare, num_workers, progress, description, save_ev
     `on_save()` runs every `save_every` completed images and once at the end, even after an error or an
     interrupt, so a resumable cache keeps everything finished before it.
     """
-    from tqdm.auto import tqdm
-
     todo = np.flatnonzero(~done)
     window = max(1, 4 * num_workers)
     completed = 0
@@ -149,7 +150,7 @@ def _exclusive(lock_path):
     others wait and then find it finished. Where `fcntl` is missing (Windows) no lock is taken; run one
     process per cache folder there."""
     try:
-        import fcntl
+        import fcntl  # POSIX only: absent on Windows, where no lock is taken
     except ImportError:
         yield
         return
@@ -232,8 +233,6 @@ class CXRDataset(keras.utils.PyDataset):
         """A copy that serves only rank `rank`'s rows of each batch (`keras_cxr.distributed.shard_bounds`),
         reading only those from disk: data-parallel training, where the ranks together walk the global
         batches. The shuffle order, random draws and length are those of the global dataset."""
-        import copy
-
         sharded = copy.copy(self)
         sharded._lock = threading.Lock()
         sharded._shard = (int(rank), int(num_shards))
@@ -296,8 +295,6 @@ class CXRDataset(keras.utils.PyDataset):
         positions = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self._shard is not None:
-            from keras_cxr.distributed.sharding import shard_bounds
-
             start, stop = shard_bounds(len(positions), *self._shard)
             positions = positions[start:stop]
             rng = np.random.default_rng([self.seed, self.epoch, index, self._shard[0]])
@@ -351,8 +348,6 @@ class CXRDataset(keras.utils.PyDataset):
                 yield self[index]
             return
         if self.use_multiprocessing:
-            import multiprocessing
-
             with multiprocessing.get_context().Pool(self.workers, initializer=_set_worker_dataset,
                                                     initargs=(self,)) as pool:
                 yield from pool.imap(_worker_batch, range(count))
@@ -388,8 +383,6 @@ class MaskPaths(tuple):
 
 
 def _read_mask(path, image_size, mode):
-    from keras_cxr.data.layouts.segmentation import read_mask
-
     return resize(read_mask(path).astype(np.float32), image_size, mode=mode) > 0.5
 
 
@@ -397,8 +390,6 @@ def _named_targets(labels, source, count):
     """{name: (N, ...) float32 array or MaskPaths} from `labels={name: spec}`: a spec is an array, "labels" (the
     index's class columns), "mask_path" (its masks, read with the images) or another column of the index
     (e.g. "age")."""
-    from keras_cxr.data.index import DatasetIndex
-
     found = {}
     for name, spec in labels.items():
         if isinstance(spec, str):
@@ -517,8 +508,6 @@ def make_dataset(source, *, labels=None, image_size=224, batch_size=32, transfor
     >>> len(data), data[0][0].shape, data[0][1].shape
     (3, (4, 32, 32, 1), (4, 1))
     """
-    from keras_cxr.data.index import DatasetIndex
-
     paths = images = None
     if isinstance(source, DatasetIndex):
         paths = np.asarray([os.fspath(p) for p in source.paths])

@@ -5,7 +5,9 @@ import struct
 import warnings
 import zlib
 
+import cv2
 import numpy as np
+from PIL import Image
 
 MIN_SIDE = 8
 DEFAULT_MAX_PIXELS = 2**28  # 268 M pixels (16384 x 16384); larger headers are treated as decompression bombs
@@ -140,8 +142,6 @@ def write_png(path, image, *, significant_bits=None):
     >>> png_significant_bits(path), float(read_image(path).max())
     ((12,), 1.0)
     """
-    import cv2
-
     image = np.asarray(image)
     if image.ndim != 2 or image.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"write_png takes a (H, W) uint8 or uint16 array; received shape {image.shape}, dtype "
@@ -186,16 +186,12 @@ def _png_sixteen_bit_scale(path, array):
 
 def _read_raster(path, kind, max_pixels):
     """PNG / JPEG / TIFF / BMP: OpenCV first (fast), PIL for what OpenCV cannot decode."""
-    import cv2
-
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is not None:
         if image.ndim == 3 and image.shape[2] in (3, 4):  # OpenCV returns BGR(A); palettes are applied
             image = image[..., [2, 1, 0] + ([3] if image.shape[2] == 4 else [])]
         return image
-    from PIL import Image
-
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
@@ -248,8 +244,9 @@ def _dicom_decoder_hint(transfer_syntax):
 
 
 def _read_dicom(path, max_pixels):
+    # pydicom loads its decoder plugins (pylibjpeg, libjpeg) on import, ~0.3 s: paid only when a DICOM is read
     import pydicom
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut, convert_color_space
 
     try:
         dataset = pydicom.dcmread(path, force=True)
@@ -282,8 +279,6 @@ def _read_dicom(path, max_pixels):
                              "Re-export the file.") from None
     if photometric in ("RGB", "YBR_FULL", "YBR_FULL_422"):
         if photometric != "RGB":
-            from pydicom.pixels import convert_color_space
-
             pixels = convert_color_space(pixels, photometric, "RGB")
         return _to_gray(path, _scale_integer(pixels)).astype(np.float64)
     values = apply_modality_lut(pixels, dataset).astype(np.float64)  # rescale slope / intercept
@@ -403,11 +398,9 @@ def image_size_from_header(path):
     (40, 50)
     """
     if str(path).lower().endswith((".dcm", ".dicom")):
-        import pydicom
+        import pydicom  # loads its decoder plugins: only for a DICOM (see _read_dicom)
 
         header = pydicom.dcmread(path, stop_before_pixels=True, force=True)
         return int(header.Rows), int(header.Columns)
-    from PIL import Image
-
     with Image.open(path) as image:
         return image.height, image.width

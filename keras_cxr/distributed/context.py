@@ -104,7 +104,7 @@ def initialize(distributed="auto"):
         if launcher == "torchrun":
             raise ValueError("WORLD_SIZE is set (a torchrun launch) but KERAS_BACKEND is 'tensorflow'. Launch "
                              "TensorFlow workers with TF_CONFIG (see the README), or use KERAS_BACKEND=torch.")
-        from keras_cxr.distributed import _tensorflow
+        from keras_cxr.distributed import _tensorflow  # tensorflow-only, and it imports this module
 
         found = _tensorflow.start(multi_worker=launcher == "tf_config")
     elif backend == "torch":
@@ -113,7 +113,7 @@ def initialize(distributed="auto"):
                              "ranks with torchrun (see the README), or use KERAS_BACKEND=tensorflow.")
         if launcher is None:
             return _CONTEXT  # one process: nothing to start (torchrun --nproc-per-node 1 is one device too)
-        from keras_cxr.distributed import _torch
+        from keras_cxr.distributed import _torch  # torch.distributed-only, and it imports this module
 
         found = _torch.start()
     else:
@@ -126,11 +126,11 @@ def initialize(distributed="auto"):
 def barrier():
     """Waits until every process of the run reaches this point (a no-op on one device)."""
     if _CONTEXT.engine == "torch_ddp":
-        from keras_cxr.distributed import _torch
+        from keras_cxr.distributed import _torch  # torch.distributed-only
 
         _torch.barrier()
     elif _CONTEXT.engine == "multi_worker_mirrored":
-        import tensorflow as tf
+        import tensorflow as tf  # backend-specific: only on the tensorflow backend
 
         strategy = _CONTEXT.strategy
         strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)  # a collective: all must join

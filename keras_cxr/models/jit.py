@@ -3,6 +3,8 @@
 
 import warnings
 
+import keras
+
 _CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
                  "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
 
@@ -40,8 +42,6 @@ def torch_compile_blocker(model):
     >>> torch_compile_blocker(keras.Model(inputs, keras.layers.Conv2D(4, 7)(inputs))) is None
     True
     """
-    import keras
-
     convolutions = tuple(getattr(keras.layers, name) for name in _CONVOLUTIONS)
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if not isinstance(layer, convolutions) or getattr(layer, "data_format", "channels_last") != "channels_last":
@@ -92,11 +92,9 @@ def resolve_jit_compile(value="auto", model=None):
         return _torch_fallback(model) if value and model is not None else value
     if value != "auto":
         raise ValueError(f"jit_compile must be 'auto', True or False; received {value!r}.")
-    import keras
-
     if keras.backend.backend() != "tensorflow":
         return "auto"
-    import tensorflow as tf
+    import tensorflow as tf  # backend-specific: only on the tensorflow backend (may be absent on a torch install)
 
     if tf.distribute.has_strategy():
         return "auto"
@@ -107,8 +105,6 @@ def resolve_jit_compile(value="auto", model=None):
 
 def _torch_fallback(model):
     """True, or False with a warning where the PyTorch backend cannot `torch.compile` `model`."""
-    import keras
-
     if keras.backend.backend() != "torch":
         return True
     reason = torch_compile_blocker(model)

@@ -3,20 +3,20 @@
 import contextlib
 import os
 
+import keras
+
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def _gpu_capability():
     """(major, minor) compute capability of the first CUDA GPU the backend sees, or None."""
-    import keras
-
     try:
         if keras.backend.backend() == "torch":
-            import torch
+            import torch  # backend-specific: only on the torch backend (may be absent on a TensorFlow install)
 
             return tuple(torch.cuda.get_device_capability(0)) if torch.cuda.is_available() else None
         if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
+            import tensorflow as tf  # backend-specific: only on the tensorflow backend
 
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
@@ -62,8 +62,6 @@ def dtype_policy_scope(name):
     Keras has only the global `keras.mixed_precision.set_global_policy`; a recipe called from a notebook
     must not leave it changed. Models built inside keep the policy in their saved config.
     """
-    import keras
-
     resolved = resolve_dtype_policy(name)
     previous = keras.config.dtype_policy()
     keras.mixed_precision.set_global_policy(resolved)

@@ -18,13 +18,22 @@ of recomputing, and a training stage interrupted mid-way restarts from its last 
 (`backup_and_restore`). facebookresearch/mae's thin `main_pretrain.py` over `engine_pretrain.py` is the model.
 """
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import platform
+import shutil
+import tempfile
 
+import keras
 import numpy as np
 
+from keras_cxr import distributed
+from keras_cxr.data import DatasetIndex, cache_root, make_dataset, patient_split_indices
 from keras_cxr.models.model_card import load_model, save_model
+from keras_cxr.recipes._dtype_policy import dtype_policy_scope
 
 
 @dataclasses.dataclass
@@ -73,10 +82,6 @@ def write_json(value, path):
 
 def environment():
     """Backend, versions and platform, for config.json."""
-    import platform
-
-    import keras
-
     backend = keras.backend.backend()
     found = {"keras_backend": backend, "keras": keras.__version__, "numpy": np.__version__,
              "python": platform.python_version(), "platform": platform.platform()}
@@ -104,15 +109,6 @@ def run_recipe(config, steps, report=None):
     caller's afterwards), seeds Python / NumPy / the backend with `config.seed`, writes `config.json`, then
     `metrics.json` and, with `report(config, metrics) -> markdown`, `report.md`.
     """
-    import contextlib
-    import shutil
-    import tempfile
-
-    import keras
-
-    from keras_cxr import distributed
-    from keras_cxr.recipes._dtype_policy import dtype_policy_scope
-
     found = distributed.initialize(config.distributed)
     chief_dir = config.output_dir
     if not found.is_chief:  # only rank 0 writes the output folder; the others write to a scratch folder
@@ -203,10 +199,8 @@ def backup_and_restore(config, name):
     """`BackupAndRestore` for training stage `name` (`output_dir/backup/<name>`): a killed `fit` restarts
     from its last finished epoch; the backup is deleted when `fit` completes. In a data-parallel run every
     rank restores from rank 0's folder and only rank 0 writes it (`keras_cxr.distributed.ChiefBackupAndRestore`)."""
-    from keras_cxr.distributed import ChiefBackupAndRestore
-
-    return ChiefBackupAndRestore(os.path.join(_shared_dir(config), "backup", name), save_freq="epoch",
-                                 delete_checkpoint=True)
+    return distributed.ChiefBackupAndRestore(os.path.join(_shared_dir(config), "backup", name), save_freq="epoch",
+                                             delete_checkpoint=True)
 
 
 def _shared_dir(config):
@@ -218,10 +212,6 @@ def _shared_dir(config):
 def stream(config, index, image_size, **options):
     """`make_dataset(index, ...)` with the run's workers and, when `config.image_cache`, a reusable uint8
     on-disk cache keyed by the file list and load size (under `cache_root(config.cache_dir)/images`)."""
-    import hashlib
-
-    from keras_cxr.data import cache_root, make_dataset
-
     options.setdefault("num_workers", config.num_workers)
     if config.image_cache and not isinstance(index, np.ndarray):
         load = options.get("load_size") or getattr(options.get("augment"), "input_size", None) or image_size
@@ -252,8 +242,6 @@ def named_test_dirs(config):
 def named_test_sets(config, read):
     """{name: DatasetIndex} of the external test sets: each folder of `named_test_dirs(config)` read with
     `read(path) -> DatasetIndex` (the recipe's own label reading), capped by `max_images`, pooled per name."""
-    from keras_cxr.data import DatasetIndex
-
     found = {}
     for name, paths in named_test_dirs(config).items():
         parts = [limit(read(path), config) for path in paths]
@@ -271,8 +259,6 @@ def limit(index, config):
 
 def split_index(index, fractions, seed, names=("train", "val", "test"), stratify=True):
     """Patient-level split of a `DatasetIndex` → {name: DatasetIndex} (stratified by its labels)."""
-    from keras_cxr.data import patient_split_indices
-
     labels = np.nan_to_num(index.labels) if stratify and index.class_names else None
     parts = patient_split_indices(len(index), fractions, groups=index.frame["patient_id"].to_numpy(),
                                   stratify=labels, seed=seed, names=names)
@@ -284,8 +270,6 @@ def without_held_out(pretrain, *held_out):
     (test and external sets), or that belong to one of their patients in the same folder. Unlabeled
     pretraining on a folder that also gives the labelled splits (Kermany for pretraining and fine-tuning) then
     never sees a test patient. Returns (kept index, number of rows dropped)."""
-    import os
-
     parts = [index for index in held_out if index is not None and len(index)]
     if not parts or not len(pretrain):
         return pretrain, 0

@@ -42,15 +42,23 @@ import json
 import os
 import warnings
 
+import keras
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
-from keras_cxr.data import denormalize_imagenet, normalize_imagenet
+from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
+from keras_cxr.data import (DatasetIndex, MAEPretrainAugmentation, denormalize_imagenet, index_any, index_labels_csv,
+                            index_sources, normalize_imagenet, patient_split_indices, phantom_index, randaugment)
 from keras_cxr.data.layouts import index_with_official_split, official_test_split
-from keras_cxr.metrics import find_threshold
+from keras_cxr.metrics import classification_report, find_threshold
+from keras_cxr.models import create_model, linear_probe, probe_features
 from keras_cxr.recipes import engine
+from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
-from keras_cxr.report import calibration_summary, calibration_table
+from keras_cxr.report import (calibration_summary, calibration_table, plot_image_grid, plot_label_efficiency,
+                              report_warnings)
+from keras_cxr.stats import bootstrap_ci, delong_test
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
                           "vit_imagenet": 0.638, "resnet34_xray": 0.712, "vit_xray": 0.669, "mae": 0.735,
@@ -187,8 +195,6 @@ def _pretrain_dirs(config):
 
 def _finetune_index(config):
     """The labelled pediatric index: the phantom (findings + "no finding"), or the user's folder / table."""
-    from keras_cxr.data import DatasetIndex, index_labels_csv, phantom_index
-
     path = config.finetune_csv or config.finetune_dir
     if path is None:
         index = phantom_index(config.phantom_finetune_images, config.resize_to, seed=config.seed + 20,
@@ -226,8 +232,6 @@ def load_data(config):
         {"pretrain": DatasetIndex, "splits": {"train" | "val" | "test": DatasetIndex}, "class_names": [...],
         "test_split": a sentence naming the test split used}.
     """
-    from keras_cxr.data import index_sources, phantom_index
-
     dirs = _pretrain_dirs(config)
     if dirs:
         pretrain = index_sources(dirs, view_filter="frontal")
@@ -265,8 +269,6 @@ def _external_index(config, path, class_names):
     """An external test set (`--test-dir NAME=PATH`) read as the fine-tuning folder is (`--finetune-label-column`
     or the layout's own labels), its columns put in the fine-tuning classes' order; a class the set does not
     label is NaN there (left out of its AUCs)."""
-    from keras_cxr.data import DatasetIndex, index_any, index_labels_csv
-
     found = index_labels_csv(path, label_column=config.finetune_label_column) if config.finetune_label_column \
         and os.path.isfile(os.path.join(path, "labels.csv")) else index_any(path)
     shared = [c for c in class_names if c in found.class_names]
@@ -303,10 +305,6 @@ def pretrain(config, data, method, mask_ratio, callbacks=()):
     from its last finished epoch (`backup_and_restore`, under `output_dir/backup/<method>_mask<ratio>`).
     Extra `callbacks` are appended (e.g. a progress logger). Returns (model, its per-epoch history).
     """
-    from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
-    from keras_cxr.data import MAEPretrainAugmentation
-    from keras_cxr.models import create_model
-
     tag = f"{method}_mask{int(round(mask_ratio * 100))}"
     extra = {"lambdas": config.lambdas} if method == "dual_mae" else {}
 
@@ -350,8 +348,6 @@ def resolve_methods(config, data):
     Raises:
         ValueError: an unknown method, or a weights path that does not exist.
     """
-    from keras_cxr.models import create_model
-
     unknown = [m for m in config.methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}.")
@@ -398,11 +394,6 @@ def pretrain_supervised(config, data, method):
     `finetune_lr` on warmup + cosine, no decay on biases / norms / tokens, RandAugment, DropPath for the
     ViT) for `xray_pretrain_epochs`. The fine-tuning then copies every layer but the head.
     """
-    import keras
-
-    from keras_cxr.data import randaugment
-    from keras_cxr.models import create_model
-
     index = data["pretrain"]
     options = {} if PRETRAINING_MODELS[method] == "resnet34" else dict(_vit_kwargs(config),
                                                                        drop_path_rate=config.drop_path_rate)
@@ -424,10 +415,6 @@ def build_classifier(config, method, pretrained, num_classes):
     token (or ResNet-34's pooled features), initialized from `pretrained` when given: an MAE / dual-MAE
     (its online encoder), an X-ray-pretrained classifier (every layer but a head of another size), or
     ImageNet weights ("imagenet" or a file)."""
-    import keras
-
-    from keras_cxr.models import create_model
-
     name = FINETUNE_MODELS[method]
     shape = (config.image_size, config.image_size, 1)
     if name == "resnet34":
@@ -449,10 +436,6 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
     name = f"{'linprobe' if probing else 'finetune'}_{method}{variant}_seed{seed}_fraction{int(round(fraction * 100))}"
 
     def train():
-        import keras
-
-        from keras_cxr.data import MAEPretrainAugmentation, patient_split_indices, randaugment
-
         keras.utils.set_random_seed(seed)
         train_index = data["splits"]["train"]
         if fraction < 1.0:
@@ -465,8 +448,6 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
                                  "use a larger fraction (--label-fractions / --table-6-fractions) or more data.")
             train_index = train_index.subset(keep)
         if probing:
-            from keras_cxr.models import linear_probe, probe_features
-
             model = linear_probe(probe_features(pretrained), len(data["class_names"]), "sigmoid")
         else:
             model = build_classifier(config, method, pretrained, len(data["class_names"]))
@@ -517,12 +498,6 @@ def evaluate(config, data, predictions):
     Classes without a positive or a negative test case get NaN AUC and are left out of the mean (a warning
     names them); DeLong p-values are given for classes with at least two of each.
     """
-    from sklearn.metrics import roc_auc_score
-
-    from keras_cxr.metrics import classification_report
-    from keras_cxr.report import report_warnings
-    from keras_cxr.stats import bootstrap_ci, delong_test
-
     names = data["class_names"]
     y_val, y_test = data["splits"]["val"].labels, data["splits"]["test"].labels
     counts = [(np.nansum(y_test[:, c] == 1), np.nansum(y_test[:, c] == 0)) for c in range(len(names))]
@@ -587,8 +562,6 @@ def evaluate(config, data, predictions):
 def evaluate_external(data, predictions):
     """Mean AUC (over the classes each `--test-dir` set labels with positives and negatives), mean ± sd over
     seeds, per external set and method: {set: {method: (mean, sd)}}."""
-    from sklearn.metrics import roc_auc_score
-
     found = {}
     for set_name, index in data.get("external", {}).items():
         y = index.labels
@@ -639,10 +612,6 @@ def label_fraction_tables(config, data, pretrained, full):
 
 def _reconstruction_figure(config, model, images, path):
     """Masked input / online / target reconstruction / original (dual-MAE), or MAE's three panels."""
-    import keras
-
-    from keras_cxr.report import plot_image_grid
-
     x = normalize_imagenet(images)
     network = getattr(model, "online", model)
     online, masked = (keras.ops.convert_to_numpy(v) for v in network.reconstruct(x))
@@ -804,8 +773,6 @@ def _write_markdown(config, metrics):
                 f"{_mean_sd(row[k])}" + (f" [{paper[i]:.3f}]" if paper else "") for i, k in enumerate(TABLE_5_METRICS))
                 + " |")
     if len({f for row in metrics.get("table_6", {}).values() for f in row}) > 1:
-        from keras_cxr.report import plot_label_efficiency
-
         plot_label_efficiency(metrics["table_6"], metrics["split_sizes"]["train"], PAPER_TABLE_6,
                               title="Table 6: mean AUC vs labelled images (hollow: the paper at the same fraction)",
                               path=os.path.join(config.output_dir, "figures", "label_efficiency.png"))
@@ -828,8 +795,6 @@ def _write_markdown(config, metrics):
 
 def main(argv=None):
     """Command line: every Config field is a `--flag`; `--quick` starts from `Config.quick()`."""
-    from keras_cxr.recipes._cli import parse_config
-
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     metrics = run(config)
     print(json.dumps({m: r["mean_auc"] for m, r in metrics["table_3_4"].items()}, indent=2))

@@ -29,11 +29,18 @@ only, in the backup folder with its epoch and value, so a restarted run still re
 import json
 import math
 import os
+import shutil
 
+import keras
 import numpy as np
 
+from keras_cxr import distributed
+from keras_cxr.callbacks import KNNProbe, LinearProbe, WarmupCosineDecay
+from keras_cxr.models import resolve_jit_compile
 from keras_cxr.models.model_card import card_for, save_model
+from keras_cxr.optimizers import AdamW, LayerDecayAdamW
 from keras_cxr.recipes.base import _shared_dir, backup_and_restore, stage, stage_path, stream, write_json
+from keras_cxr.report import plot_training_curves
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -66,11 +73,6 @@ def make_optimizer(name="adamw", learning_rate=1e-3, *, schedule="constant", ste
     >>> make_optimizer("sgd", 0.01, momentum=0.9).momentum
     0.9
     """
-    import keras
-
-    from keras_cxr.callbacks import WarmupCosineDecay
-    from keras_cxr.optimizers import AdamW, LayerDecayAdamW
-
     name = str(name).lower()
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; choose from {OPTIMIZERS}.")
@@ -106,9 +108,7 @@ def _engine_dir(config, name):
 
 
 def _is_chief():
-    from keras_cxr.distributed import is_chief
-
-    return is_chief()
+    return distributed.is_chief()
 
 
 def _jsonable(value):
@@ -146,8 +146,6 @@ class _EngineState:
 
 
 def _callbacks(state, monitor, keep):
-    import keras
-
     class EngineLog(keras.callbacks.Callback):
         """Logs every epoch (with the learning rate) and keeps the best weights by `monitor`."""
 
@@ -207,11 +205,6 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
         {metric: [value per epoch]} over every epoch of the stage (restarts included), plus "best_epoch"
         (0-based, None with keep="last") and "monitor".
     """
-    import keras
-
-    from keras_cxr import distributed
-    from keras_cxr.models import resolve_jit_compile
-
     if keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last'; received {keep!r}.")
     if keep == "best" and monitor.startswith("val_") and validation is None:
@@ -251,8 +244,6 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
     if _is_chief():
         os.makedirs(os.path.dirname(history_path(config, name)), exist_ok=True)
         write_json(history, history_path(config, name))
-        import shutil
-
         shutil.rmtree(state.folder, ignore_errors=True)
     return history
 
@@ -341,8 +332,6 @@ def feature_probes(config, train, val, image_size, labels=probe_labels, **stream
     after a seeded shuffle), every `config.probe_every` epochs; `[]` when `probe_images` is 0 or either part
     has fewer than two classes. `stream_options` read the images as the stage's model sees them (e.g.
     `normalize="imagenet"`)."""
-    from keras_cxr.callbacks import KNNProbe, LinearProbe
-
     if not config.probe_images or train is None or val is None:
         return []
     rng = np.random.default_rng(config.seed)
@@ -376,8 +365,6 @@ def probe_summary(history):
 def learning_curves(config, names=None, title=None):
     """Draws every saved stage history (or those of `names`) into `figures/curves_<name>.png` and returns the
     report's markdown section: one panel per metric, training beside validation, the kept epoch marked."""
-    from keras_cxr.report import plot_training_curves
-
     folder = os.path.join(config.output_dir, "results")
     found = sorted(f[: -len("_history.json")] for f in os.listdir(folder) if f.endswith("_history.json")) \
         if os.path.isdir(folder) else []

@@ -29,16 +29,27 @@ normal vs abnormal, ages in years).
 """
 
 import dataclasses
+import inspect
 import json
 import os
 import warnings
 
+import keras
 import numpy as np
+import pandas as pd
+from sklearn.metrics import mean_absolute_error, r2_score
 
+from keras_cxr.data import DatasetIndex, index_labels_csv, index_sources, phantom_index
+from keras_cxr.metrics import classification_report
+from keras_cxr.models import disease_age, list_models, model_entry
+from keras_cxr.models.autoencoder import autoencoder
 from keras_cxr.recipes import engine
+from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
-from keras_cxr.report import calibration_summary, calibration_table, regression_warnings, report_warnings
+from keras_cxr.report import (calibration_summary, calibration_table, plot_confusion_matrix, plot_image_grid,
+                              plot_metric_bars, plot_metric_lines, plot_roc_curves, regression_warnings,
+                              report_warnings)
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -132,8 +143,6 @@ def read_ages(config, index, csv_path):
         ValueError: naming the file, the column, and the first rows whose age is missing or not a number,
             unless `drop_missing_age` (then those rows are dropped with a warning).
     """
-    import pandas as pd
-
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     if config.age_column not in table.columns:
         raise ValueError(f"{csv_path}: no age column {config.age_column!r} (columns: {list(table.columns)}); pass "
@@ -163,8 +172,6 @@ def read_ages(config, index, csv_path):
 
 def _one_hot_index(index):
     """A binary index as two one-hot columns ("normal", <positive>); multi-class indexes unchanged."""
-    from keras_cxr.data import DatasetIndex
-
     if index.task == "multiclass":
         keep = np.isfinite(index.labels).all(1) & (np.nan_to_num(index.labels).sum(1) == 1)
         return index.subset(keep)
@@ -187,8 +194,6 @@ def load_data(config):
         {"pretrain": DatasetIndex, "splits": {"train" | "val" | "test": DatasetIndex},
          "ages": {split: (N,) float32}, "class_names": [...], "age_unit": str}.
     """
-    from keras_cxr.data import DatasetIndex, index_labels_csv, index_sources, phantom_index
-
     dirs = _dirs(config.pretrain_dir)
     if dirs:
         pretrain = index_sources(dirs)
@@ -228,8 +233,6 @@ def _external_index(config, path, class_names):
     """An external test set (`--test-dir NAME=PATH`): a labels.csv folder read as `transfer_dir` is, its classes
     those of the transfer data; ages from `age_column` where every row has one, else unknown (NaN: the
     report gives no age metrics for that set)."""
-    from keras_cxr.data import DatasetIndex, index_labels_csv
-
     csv = os.path.join(path, "labels.csv")
     if not os.path.isfile(csv):
         raise FileNotFoundError(f"--test-dir {path!r} has no labels.csv (filename, {config.label_column}[, "
@@ -254,10 +257,6 @@ def _backbone_kwargs(config, backbone):
     """The backbone builder's options: {"width_multiplier": w} for a backbone whose builder takes one (vgg16) when
     the Config narrows it (w != 1; the published backbones are built as published whatever `width_multiplier`
     says), and {"weights": ...} when `backbone_weights` asks for an initialization other than random."""
-    import inspect
-
-    from keras_cxr.models import model_entry
-
     found = {"weights": config.backbone_weights} if config.backbone_weights not in (None, "", "none") else {}
     if float(config.width_multiplier) == 1.0 or \
             "width_multiplier" not in inspect.signature(model_entry(backbone).builder).parameters:
@@ -268,10 +267,6 @@ def _backbone_kwargs(config, backbone):
 def pretrain(config, data, backbone):
     """Stage 1 (Eq. 1): the backbone's autoencoder trained with L1 on the unlabeled images, streamed;
     a resumable stage (`models/autoencoder_<backbone>.keras`). Returns (model, its per-epoch history)."""
-    import keras
-
-    from keras_cxr.models.autoencoder import autoencoder
-
     def build():
         keras.utils.set_random_seed(config.seed)
         return autoencoder(backbone, input_shape=(config.image_size, config.image_size, 1),
@@ -299,19 +294,17 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
     name = f"transfer_{backbone}_{variant}_seed{seed}"
 
     def train():
-        import keras
-
-        from keras_cxr.models.disease_age import disease_age_losses, disease_age_model
-
         keras.utils.set_random_seed(seed)
         train_index, ages = data["splits"]["train"], data["ages"]["train"]
         num_classes = len(data["class_names"])
-        model = disease_age_model(backbone, num_classes, input_shape=(config.image_size, config.image_size, 1),
-                                  weights=None if variant == "ablation1" else autoencoder_model,
-                                  age_mean=float(ages.mean()), age_std=float(max(ages.std(), 1e-3)),
-                                  backbone_kwargs=_backbone_kwargs(config, backbone))
+        # looked up on the module at call time (tests spy on keras_cxr.models.disease_age.disease_age_model)
+        model = disease_age.disease_age_model(backbone, num_classes,
+                                              input_shape=(config.image_size, config.image_size, 1),
+                                              weights=None if variant == "ablation1" else autoencoder_model,
+                                              age_mean=float(ages.mean()), age_std=float(max(ages.std(), 1e-3)),
+                                              backbone_kwargs=_backbone_kwargs(config, backbone))
         weight = 0.0 if variant == "ablation2" else config.age_loss_weight
-        losses, loss_weights = disease_age_losses(float(max(ages.std(), 1e-3)), weight)
+        losses, loss_weights = disease_age.disease_age_losses(float(max(ages.std(), 1e-3)), weight)
         dataset = stream(config, train_index, config.image_size, labels={"disease": "labels", "age": ages}, seed=seed,
                          batch_size=min(config.transfer_batch_size, len(train_index)))
         val_index = data["splits"]["val"]
@@ -339,10 +332,6 @@ def evaluate(config, data, runs, split="test"):
     which) of accuracy and macro recall, precision, F1
     (Eq. 5–8), age MAE and R² (variants with an age head, sets whose ages are all known), and warnings for
     degenerate classifiers; on the test split, or on the external set named `split` (`--test-dir`)."""
-    from sklearn.metrics import mean_absolute_error, r2_score
-
-    from keras_cxr.metrics import classification_report
-
     index = data["splits"]["test"] if split == "test" else data["external"][split]
     y, ages = index.labels, index.frame["_age"].to_numpy("float32")
     prefix = "" if split == "test" else f"external__{split}__"
@@ -372,9 +361,6 @@ def evaluate(config, data, runs, split="test"):
 
 
 def _figures(config, data, runs, table):
-    from keras_cxr.metrics import classification_report
-    from keras_cxr.report import plot_confusion_matrix, plot_metric_bars, plot_metric_lines, plot_roc_curves
-
     folder = os.path.join(config.output_dir, "figures")
     y = data["splits"]["test"].labels
     truth = np.argmax(y, axis=1)
@@ -403,10 +389,6 @@ def _figures(config, data, runs, table):
 
 
 def _reconstruction_figure(config, data, model, backbone):
-    import keras
-
-    from keras_cxr.report import plot_image_grid
-
     images = stream(config, data["splits"]["test"].subset(np.arange(min(4, len(data["splits"]["test"])))),
                     config.image_size, shuffle=False, target=None, batch_size=4)[0][0]
     restored = keras.ops.convert_to_numpy(model(images))
@@ -426,8 +408,6 @@ def run(config=None):
 
 
 def _steps(config):
-    from keras_cxr.models import list_models
-
     unknown = [b for b in config.backbones if b not in list_models()]
     if unknown:
         raise ValueError(f"Unknown backbones {unknown}; registered: {', '.join(list_models())}.")
@@ -526,8 +506,6 @@ def _write_markdown(config, metrics):
 
 def main(argv=None):
     """Command line: every Config field is a `--flag`; `--quick` starts from `Config.quick()`."""
-    from keras_cxr.recipes._cli import parse_config
-
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     metrics = run(config)
     print(json.dumps({k: {m: v[m] for m in ("accuracy", "f1")} for k, v in metrics["table"].items()}, indent=2))

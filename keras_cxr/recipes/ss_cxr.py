@@ -41,14 +41,26 @@ import json
 import os
 import warnings
 
+import keras
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
-from keras_cxr.data import denormalize_imagenet, normalize_imagenet
+from keras_cxr.data import (CLASSIFICATION_TASKS, MAEPretrainAugmentation, canonical_labels, covidx_split_files,
+                            denormalize_imagenet, index_any, index_labels_csv, index_segmentation, index_sources,
+                            load_images, normalize_imagenet, phantom_canonical_labels, phantom_index, randaugment,
+                            split_sources, task_index)
+from keras_cxr.data.layouts import index_with_official_split, official_test_split
+from keras_cxr.explain import attention_rollout, class_token_attention
+from keras_cxr.losses import DiceBCELoss
+from keras_cxr.metrics import classification_report, dice, hausdorff_distance, iou
+from keras_cxr.models import create_model
 from keras_cxr.recipes import engine
+from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
 from keras_cxr.report import (FigureLog, calibration_summary, plot_activation_maps, plot_image_grid, plot_mask_outlines,
                               plot_pr_curves, plot_roc_curves, report_warnings, segmentation_warnings)
+from keras_cxr.stats import bootstrap_ci
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
 # Tables 1-4. Table 3 (right) is "Pneumonia vs Non-Pneumonia" (300 / 100 test images, COVID-19 among the
@@ -213,8 +225,6 @@ def _dirs(value):
 
 def _labelled_index(config, path):
     """A labelled folder: labels.csv folders by `label_column` (default "label"), else its published layout."""
-    from keras_cxr.data import index_any, index_labels_csv
-
     if os.path.isfile(os.path.join(path, "labels.csv")):
         return index_labels_csv(path, label_column=config.label_column or "label")
     return index_any(path)
@@ -222,8 +232,6 @@ def _labelled_index(config, path):
 
 def _drop_sources(config, index):
     """(kept, held out) by `exclude_sources` where the index records a data source (COVIDx)."""
-    from keras_cxr.data import split_sources
-
     if "source" not in index.frame.columns or not config.exclude_sources:
         return index, None
     kept, held = split_sources(index, config.exclude_sources)
@@ -231,8 +239,6 @@ def _drop_sources(config, index):
 
 
 def _canonical(index):
-    from keras_cxr.data import canonical_labels, phantom_canonical_labels
-
     return phantom_canonical_labels(index) if index.task == "multilabel" and "consolidation" in index.class_names \
         else canonical_labels(index)
 
@@ -252,9 +258,6 @@ def load_data(config):
          "segmentation": {"train" | "test": DatasetIndex}, "notes": [str]} — labelled indexes carry their own
         classes; `task_index` maps them to each task's classes later.
     """
-    from keras_cxr.data import covidx_split_files, index_segmentation, index_sources, phantom_index
-    from keras_cxr.data.layouts import index_with_official_split, official_test_split
-
     notes = []
     dirs = _dirs(config.pretrain_dir)
     if dirs:
@@ -328,9 +331,6 @@ def pretrain(config, data):
     """GMML pretraining (§3.1) on the unlabeled images, streamed; a resumable stage (`models/gmml.keras`).
 
     Returns (model, its per-epoch history)."""
-    from keras_cxr.data import MAEPretrainAugmentation
-    from keras_cxr.models import create_model
-
     def images():
         dataset = stream(config, data["pretrain"], config.pretrain_image_size, batch_size=config.pretrain_batch_size,
                          augment=MAEPretrainAugmentation(config.pretrain_image_size, config.resize_to, config.crop_scale),
@@ -381,8 +381,6 @@ def strategies(config):
 def build_classifier(config, strategy, gmml, num_classes):
     """ViT-S + linear softmax head on the class token (§3.2) at `image_size`, from scratch or initialized
     from the GMML encoder (SS-CXR) or the ImageNet checkpoint (SS-IN)."""
-    from keras_cxr.models import create_model
-
     weights = {"vit_scratch": None, "ss_cxr": gmml, "ss_in": _imagenet_gmml(config)}[strategy]
     return create_model("vit_small", input_shape=(config.image_size, config.image_size, 1), num_classes=num_classes,
                         head_activation="softmax", weights=weights, drop_path_rate=config.drop_path_rate,
@@ -393,8 +391,6 @@ def finetune(config, data, task, strategy, gmml):
     """Fine-tunes one classifier (§4.2) on `task`; a resumable stage whose result holds the validation and
     every test set's probabilities and labels, the loss history and the attention maps of Fig. 4
     (`results/finetune_<task>_<strategy>.npz`)."""
-    from keras_cxr.data import CLASSIFICATION_TASKS, task_index
-
     name = f"finetune_{task}_{strategy}"
     class_names = list(CLASSIFICATION_TASKS[task][0])
 
@@ -413,11 +409,6 @@ def finetune(config, data, task, strategy, gmml):
         return found
 
     def train():
-        import keras
-
-        from keras_cxr.data import randaugment
-        from keras_cxr.explain import attention_rollout, class_token_attention
-
         keras.utils.set_random_seed(config.seed)
         sets = indexes()
         train_index = sets["train"]
@@ -465,15 +456,10 @@ def segment(config, data, strategy, gmml):
     """Trains UNETR for lung segmentation (§4.3) from scratch or from a GMML encoder; a resumable stage saved
     as `models/<strategy>.keras` (`unetr_scratch`, `unetr_ss_cxr`, `unetr_ss_in`). Segmentation sets are
     small (hundreds of images: Montgomery 138, Shenzhen + Belarus 663), so they are read into arrays."""
-    from keras_cxr.losses import DiceBCELoss
-    from keras_cxr.models import create_model
-
     weights = {"unetr_scratch": None, "unetr_ss_cxr": gmml, "unetr_ss_in": _imagenet_gmml(config)}[strategy]
     depth, size = config.depth, config.segmentation_image_size
 
     def build():
-        import keras
-
         keras.utils.set_random_seed(config.seed)
         return create_model("unetr_vit_small", input_shape=(size, size, 1), weights=weights, name=strategy,
                             feature_size=config.feature_size, taps=(depth // 4, depth // 2, 3 * depth // 4),
@@ -492,8 +478,6 @@ def segment(config, data, strategy, gmml):
 
 def _segmentation_arrays(config, index):
     """(images standardized as in pretraining, 0/1 masks), both (N, S, S, 1) float32."""
-    from keras_cxr.data import load_images
-
     size = config.segmentation_image_size
     x = load_images(index.paths, image_size=size, description="reading segmentation images",
                     progress=bool(config.verbose))
@@ -506,11 +490,6 @@ def _segmentation_arrays(config, index):
 def evaluate_classifier(config, result, name, figures):
     """Tables 1–4 for one fine-tuned model: per test set TPR, FPR, FNR, AUC-PR, AUC-ROC per class, accuracy,
     bootstrap 95 % CIs of accuracy and macro AUC-ROC, and warnings for degenerate predictions."""
-    from sklearn.metrics import roc_auc_score
-
-    from keras_cxr.metrics import classification_report
-    from keras_cxr.stats import bootstrap_ci
-
     class_names = result["class_names"]
     table = {}
     for split, found in result["sets"].items():
@@ -559,8 +538,6 @@ def _ci(found):
 def evaluate_segmentation(config, model, index):
     """Table 5: Dice, IoU (Jaccard), HD95 (pixels of the segmentation size) per test image, mean ± sd;
     returns (summary, images, true masks, predicted masks)."""
-    from keras_cxr.metrics import dice, hausdorff_distance, iou
-
     x, y = _segmentation_arrays(config, index)
     predicted = model.predict(x, batch_size=config.segmentation_batch_size, verbose=0)
     scores = {"dice": dice(y, predicted), "iou": iou(y, predicted),
@@ -574,8 +551,6 @@ def evaluate_segmentation(config, model, index):
 # ------------------------------------------------------------------------------------------- figures
 def _reconstruction_figure(config, model, index, figures):
     """Corrupted / reconstructed / original (Fig. 2) for a few pretraining images."""
-    import keras
-
     images = stream(config, index.subset(np.arange(min(4, len(index)))), config.pretrain_image_size, shuffle=False,
                     target=None, batch_size=4)[0][0]
     out = model(normalize_imagenet(images))
@@ -655,8 +630,6 @@ def _steps(config):
 def _unsupported(data, task):
     """Why the labelled data cannot train `task` (a class of it has no training image, e.g. Kaggle's binary
     COVIDx positive / negative for the pneumonia tasks), or None."""
-    from keras_cxr.data import task_index
-
     index = data["classify"]["train"]
     try:
         with warnings.catch_warnings():
@@ -745,8 +718,6 @@ def _table_of(task):
 
 def main(argv=None):
     """Command line: every Config field is a `--flag`; `--quick` starts from `Config.quick()`."""
-    from keras_cxr.recipes._cli import parse_config
-
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     metrics = run(config)
     print(json.dumps({task: {s: {split: round(r["accuracy"], 4) for split, r in t.items()} for s, t in by.items()}

@@ -41,11 +41,26 @@ import json
 import os
 import warnings
 
+import keras
 import numpy as np
 
+from keras_cxr import report as plots
+from keras_cxr.data import (DegradationTarget, crop_and_resize, crop_boxes, image_size_from_header, index_any,
+                            index_segmentation, lung_bbox, phantom_index, read_vindr_boxes, resize_boxes)
+from keras_cxr.data.layouts import binary_index, index_with_official_split
+from keras_cxr.data.phantom_source import index_arrays
+from keras_cxr.data.readers import write_png
+from keras_cxr.ensembles import average, build_attention_fuzzy_ensemble, slsqp_weights
+from keras_cxr.explain import boxes_from_maps, max_iou, score_cam
+from keras_cxr.losses import DiceBCELoss, SSIMLoss
+from keras_cxr.metrics import PSNR, SSIM, classification_report, haarpsi, psnr, ssim
+from keras_cxr.models import create_model, encoder_classifier, vgg16
 from keras_cxr.recipes import engine
-from keras_cxr.recipes.base import RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream
-from keras_cxr.report import calibration_summary, calibration_table
+from keras_cxr.recipes._cli import parse_config
+from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stage_path,
+                                    stream)
+from keras_cxr.report import calibration_summary, calibration_table, report_warnings, restoration_warnings
+from keras_cxr.stats import compare_sensitivities
 
 PAPER_TABLE_2 = {
     "denoising": {"psnr": 29.7535, "ssim": 0.6578, "haarpsi": 0.7909},
@@ -153,8 +168,6 @@ class Config(RecipeConfig):
 # --------------------------------------------------------------------------------------------- data
 def _pretext_index(config):
     """Clean images for the pretext tasks (labels unused): the phantom, or any image folder / layout."""
-    from keras_cxr.data import index_any, phantom_index
-
     if config.pretext_dir is None:
         return phantom_index(config.phantom_pretext_images, config.image_size, seed=config.seed + 1,
                              labels="abnormal", cache_dir=config.cache_dir)
@@ -170,9 +183,6 @@ def _classify_index(config):
     not say which 370 it left out, so our counts are those of the tables). Abnormal = 1 − "No finding".
     `classify_csv` naming one table (e.g. image_labels_train.csv) uses that table only.
     """
-    from keras_cxr.data import index_any, phantom_index
-    from keras_cxr.data.layouts import binary_index, index_with_official_split
-
     if config.classify_dir is None and config.classify_csv is None:
         return phantom_index(config.phantom_classify_images, config.image_size, seed=config.seed + 2,
                              labels="abnormal", cache_dir=config.cache_dir)
@@ -187,8 +197,6 @@ def _classify_index(config):
 def _external_index(path):
     """An external test set (`--test-dir NAME=PATH`): any layout `index_any` reads, binary normal (0) /
     abnormal (1), no boxes."""
-    from keras_cxr.data import index_any
-
     index = index_any(path, binary=True)
     index = index.subset(~np.isnan(index.labels).any(axis=1))
     index.frame["boxes"] = [[] for _ in range(len(index))]
@@ -202,8 +210,6 @@ def external_splits(data):
 
 def _ground_truth_boxes(config, index):
     """VinDr-PCXR box annotations (annotations_{train,test}.csv beside the label CSVs), scaled to image_size."""
-    from keras_cxr.data import image_size_from_header, read_vindr_boxes, resize_boxes
-
     source = config.classify_csv or config.classify_dir
     root = source if os.path.isdir(source) else os.path.dirname(source)
     annotations = {**read_vindr_boxes(root, "train"), **read_vindr_boxes(root, "test")}
@@ -240,8 +246,6 @@ def labels_of(index):
 
 def boxes_of(index):
     """Per image, the list of ground-truth boxes (empty where none)."""
-    from keras_cxr.data.phantom_source import index_arrays
-
     return index_arrays(index, "boxes")
 
 
@@ -260,12 +264,6 @@ def _segmenter(config, data):
     Keras' `Dice` plus `BinaryCrossentropy` on the sigmoid output), our choice: §2.1 names the segmenter
     (a U-Net with an Inception-V3 encoder, Rajaraman et al. 2023) and no loss.
     Image and mask pairs stream from the index (`labels="mask_path"`: each mask read and resized with its image)."""
-    import keras
-
-    from keras_cxr.data import index_segmentation
-    from keras_cxr.losses import DiceBCELoss
-    from keras_cxr.models import create_model
-
     if config.segmentation_model:
         return keras.saving.load_model(config.segmentation_model)
     size = config.image_size
@@ -306,9 +304,6 @@ def crop_lungs(config, data):
     Returns `data` with every index pointing at the cropped files, plus `"lung_crop_uncropped"`:
     {"dataset/split": count}.
     """
-    from keras_cxr.data import crop_and_resize, crop_boxes, lung_bbox
-    from keras_cxr.data.readers import write_png
-
     segmenter = _segmenter(config, data)
     size, out, uncropped_counts = config.image_size, {}, {}
     for dataset, splits in data.items():
@@ -360,16 +355,12 @@ def _plateau(config):
 
 def build_pretext_model(config):
     """The VGG-16 Sharp U-Net of §2.3.1 (compiled by the engine with the SSIM loss and the paper's monitors)."""
-    from keras_cxr.models import create_model
-
     return create_model("vgg16_sharp_unet", input_shape=(config.image_size, config.image_size, 1),
                         width_multiplier=config.width_multiplier)
 
 
 def _pairs(config, task):
     """The (degraded, clean) target of a pretext task: a fresh factor / kernel per image from §2.2's lists."""
-    from keras_cxr.data import DegradationTarget
-
     kind = PRETEXT_TASKS[task]
     return DegradationTarget(kind, config.noise_variance_factors if kind == "noise" else config.blur_kernel_sizes)
 
@@ -378,11 +369,6 @@ def pretrain(config, data, task):
     """Trains one pretext model (denoising or deblurring) on streamed (degraded, clean) pairs; a resumable
     stage (`models/<task>.keras`, the epoch with the lowest validation loss, §2.3.1). Reports Table 2 metrics
     on the test split, each test image degraded once with a fixed seed."""
-    from keras_cxr.metrics import haarpsi, psnr, ssim
-
-    from keras_cxr.losses import SSIMLoss
-    from keras_cxr.metrics import PSNR, SSIM
-
     splits = data["pretext"]
     pairs = dict(target=_pairs(config, task), batch_size=config.pretext_batch_size)
     model, history = engine.fit_stage(
@@ -413,8 +399,6 @@ def pretrain(config, data, task):
 
 
 def _numpy(value):
-    import keras
-
     return np.asarray(keras.ops.convert_to_numpy(value))
 
 
@@ -426,8 +410,6 @@ def _fit_classifier(config, build, data, name):
     """Trains a classifier (or the A-F head) with SGD (§2.3.3; `classifier_optimizer`) on streamed images, the paper's plateau
     schedule, keeping the epoch with the lowest validation loss (§2.3.3); a resumable stage
     (`models/<name>.keras`). Returns (model, history)."""
-    import keras
-
     train_index, val_index = data["classify"]["train"], data["classify"]["val"]
     one_hot = lambda index: _to_one_hot(labels_of(index), config.num_classes)  # noqa: E731
     options = dict(image_size=config.image_size, batch_size=config.classifier_batch_size)
@@ -479,9 +461,6 @@ def baseline_name(config):
 
 def _check_baseline_weights(config):
     """Fails at the start of a run, not after the pretext training, when B's ImageNet weights are missing."""
-    from keras_cxr.models import vgg16
-    from keras_cxr.recipes.base import stage_path
-
     weights = baseline_weights(config)
     if weights is None or (config.resume and os.path.exists(stage_path(config, "B"))):
         return
@@ -497,8 +476,6 @@ def _check_baseline_weights(config):
 def finetune(config, data, pretext_models):
     """§2.3.2: Den-P, Deb-P from the pretext encoders and the baseline B (ImageNet VGG-16, or random init
     when `baseline_weights` is "none"), each fine-tuned."""
-    from keras_cxr.models import encoder_classifier, vgg16
-
     size = config.image_size
     candidates = {
         "B": lambda: vgg16((size, size, 1), num_classes=config.num_classes, head_activation="softmax",
@@ -515,8 +492,6 @@ def finetune(config, data, pretext_models):
 
 def ensemble(config, data, models):
     """§2.3.3: SA, SLSQP-WA (weights from the validation split) and the A-F ensemble of Den-P and Deb-P."""
-    from keras_cxr.ensembles import average, build_attention_fuzzy_ensemble, slsqp_weights
-
     def predict(model, split):
         return engine.predict(config, model, data["classify"][split], config.image_size,
                               batch_size=config.classifier_batch_size)
@@ -538,10 +513,6 @@ def ensemble(config, data, models):
 # --------------------------------------------------------------------------------------------- evaluation
 def evaluate(config, data, probabilities, models):
     """Table 3 metrics, pairwise sensitivity Z-tests (§2.6) and Score-CAM boxes (§2.4) on the test split."""
-    from keras_cxr.explain import boxes_from_maps, max_iou, score_cam
-    from keras_cxr.metrics import classification_report
-    from keras_cxr.stats import compare_sensitivities
-
     test = data["classify"]["test"]
     y_true, test_boxes = labels_of(test), boxes_of(test)
     reports, predictions = {}, {}
@@ -581,8 +552,6 @@ def _table_3_row(report):
 
 def report(config, data, pretext_results, evaluation, extras):
     """Writes metrics.json, the figures and report.md (paper numbers beside ours) into `config.output_dir`."""
-    from keras_cxr import report as plots
-
     out = config.output_dir
     table_2 = {task: result["scores"] for task, result in pretext_results.items()}
     table_3 = {name: _table_3_row(rep) for name, rep in evaluation["reports"].items()}
@@ -641,8 +610,6 @@ def report(config, data, pretext_results, evaluation, extras):
 def _degenerate(table_2, reports):
     """{"warnings": sentences, "degenerate": model names}: restorations no better than their input, classifiers
     that predict one class for every test image or rank at chance (`keras_cxr.report.degenerate`)."""
-    from keras_cxr.report import report_warnings, restoration_warnings
-
     found, names = [], []
     for task, scores in table_2.items():
         sentences = restoration_warnings(task, scores["psnr"], scores["degraded_psnr"], scores["ssim"],
@@ -783,8 +750,6 @@ def _steps(config):
 
 def main(argv=None):
     """Command line: every Config field is a `--flag`; `--quick` starts from `Config.quick()`."""
-    from keras_cxr.recipes._cli import parse_config
-
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     metrics = run(config)
     print(json.dumps({"table_2": metrics["table_2"], "table_3": metrics["table_3"]}, indent=2))
