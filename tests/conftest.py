@@ -17,16 +17,38 @@ if _WORKERS > 1:
         os.environ.setdefault(_variable, _SHARE)
 
 
+# The longest tests of the default run, longest first (seconds on the 2-core CI-sized machine, PyTorch). pytest-xdist's
+# `--dist load` (setup.cfg) deals the first tests out round-robin, so these start at once on both workers and the
+# hundreds of short tests fill in around them: longest-first scheduling, instead of two 10-minute recipe runs left
+# alone at the end of the run while the other worker idles.
+LONGEST_FIRST = (
+    "test_quick_presets.py::test_vgg16_sharp_unet_quick_preset",
+    "test_quick_presets.py::test_dual_mae_quick_preset",
+    "test_quick_presets.py::test_infant_transfer_quick_preset",
+    "test_quick_presets.py::test_ss_cxr_quick_preset",
+    "test_resume_after_kill.py::",
+    "test_small_data_training.py::test_inference_mode_follows_training_after_few_steps",
+    "test_notebooks.py::test_notebook_runs_top_to_bottom",
+    "test_external_test_sets.py::",
+)
+
+
+def _rank(item):
+    return next((i for i, key in enumerate(LONGEST_FIRST) if key in item.nodeid), len(LONGEST_FIRST))
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
 def pytest_collection_modifyitems(config, items):
     """`slow_on_tensorflow` is `slow` on the TensorFlow backend (CI budget: its graph tracing makes the tiny
-    recipe runs 3-6x longer than on PyTorch; each such test says what covers it there in the default run)."""
+    recipe runs 3-6x longer than on PyTorch; each such test says what covers it there in the default run), and
+    `slow_on_torch` on PyTorch; then the longest tests move to the front (`LONGEST_FIRST`, a stable sort)."""
     import keras
 
-    if keras.backend.backend() == "tensorflow":
-        for item in items:
-            if item.get_closest_marker("slow_on_tensorflow"):
-                item.add_marker(pytest.mark.slow)
+    backend_marker = {"tensorflow": "slow_on_tensorflow", "torch": "slow_on_torch"}.get(keras.backend.backend())
+    for item in items:
+        if backend_marker and item.get_closest_marker(backend_marker):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=_rank)
 
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -83,6 +83,9 @@ def _execute(name, kernel, output_dir, kaggle_input):
     return notebook
 
 
+# The notebooks are the TensorFlow run's end-to-end coverage of the recipes; on PyTorch the quick presets' learning
+# tests and the tiny recipe tests run the same code (CI budget), and `pytest -m slow tests/docs` runs them there.
+@pytest.mark.slow_on_torch
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_notebook_runs_top_to_bottom(name, tmp_path, kernel):
     output_dir = tmp_path / name

@@ -18,6 +18,7 @@ def test_autoencoder_mirrors_the_encoder_strides(backbone, side):
     assert out.min() >= 0 and out.max() <= 1
 
 
+@pytest.mark.slow_on_tensorflow  # 117 s there (CI budget); PyTorch runs it, and TF's infant notebook trains one
 def test_autoencoder_learns_with_l1_and_its_encoder_transfers():
     keras.utils.set_random_seed(0)
     model = autoencoder("resnet34", input_shape=(32, 32, 1), decoder_filters=(16, 8))

@@ -33,6 +33,7 @@ def test_explicit_policies_and_errors():
         resolve_dtype_policy("bfloat16")
 
 
+@pytest.mark.slow_on_tensorflow  # 120 s there (CI budget): Keras' LossScaleOptimizer is the same on both back ends
 def test_auto_on_an_old_gpu_trains_a_recipe_in_float16_with_loss_scaling(monkeypatch, tmp_path):
     """A T4 / P100 (compute capability < 8, no bf16 units, Kaggle's GPUs): "auto" is mixed_float16, Keras
     scales the loss, and config.json says what "auto" chose."""

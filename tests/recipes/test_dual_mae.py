@@ -15,7 +15,10 @@ TINY = dict(phantom_pretrain_images=48, phantom_finetune_images=90, image_size=3
             linprobe_epochs=1, seeds=(0,), bootstrap_resamples=50, verbose=0)
 
 
-@pytest.mark.slow_on_tensorflow  # the dual_mae notebook trains this recipe (DualMAE method) on TensorFlow
+# TensorFlow: the dual_mae notebook trains this recipe (DualMAE method); PyTorch: the quick preset's learning test runs
+# this configuration at full preset size and the NIH real-folder test checks the linear-probe rows (CI budget).
+@pytest.mark.slow_on_tensorflow
+@pytest.mark.slow_on_torch
 def test_quick_run_writes_full_output(tmp_path):
     metrics = dual_mae.run(dual_mae.Config.quick(output_dir=str(tmp_path), **TINY))
     probes = {f"{m}_linprobe" for m in ("mae", "dual_mae")}  # linear probing of the self-supervised encoders

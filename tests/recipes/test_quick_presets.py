@@ -93,6 +93,13 @@ def test_dual_mae_quick_preset_learns_the_findings(tmp_path):
             missed.append(f"{method}: mean AUC {result['mean_auc']}, warnings {result['warnings']}")
     check(missed)
     probe_curves(tmp_path, ("mae_mask85", "dual_mae_mask75"))
+    # the full output (tests/recipes/test_dual_mae.py's tiny run is `slow`: CI budget)
+    assert set(metrics["methods_not_requested"]) == set(dual_mae.METHODS) - set(metrics["table_3_4"])
+    assert "delong_vs_dual_mae" in metrics["table_3_4"]["mae"] and "Not requested in this run" in \
+        (tmp_path / "report.md").read_text()
+    for name in ("figures/reconstruction_dual_mae.png", "models/dual_mae_mask75.keras", "models/mae_mask85.keras",
+                 "models/finetune_dual_mae_seed0_fraction100.keras", "figures/reliability_dual_mae.png"):
+        assert (tmp_path / name).exists(), name
 
 
 @pytest.mark.slow_on_tensorflow

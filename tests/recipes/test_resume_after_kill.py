@@ -42,6 +42,8 @@ def _finished_epochs(backup):
         return 0
 
 
+@pytest.mark.slow_on_tensorflow  # 140 s there (CI budget); PyTorch runs it, and on TensorFlow
+# tests/recipes/test_dual_mae.py::test_killed_pretraining_resumes_from_last_epoch resumes a killed stage in-process
 def test_killed_pretraining_resumes_from_the_last_finished_epoch(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
