@@ -29,7 +29,8 @@ Choices where the paper is silent (the field's usual ones, stated per field in `
 schedule (100 epochs, lr 5e-4, wd 0.05, batch 64, 10 warmup epochs + cosine; augmentation = random resized
 crop 0.5–1 + flip, as paper 000 does for CXRs), pretraining size 224; DeiT's fine-tuning defaults (batch 64,
 5 warmup epochs + cosine, label smoothing 0.1, stochastic depth 0.1, RandAugment m9; DeiT's random resized
-crop and flip, mixup / cutmix / random erasing / repeated augmentation are left out: crops can cut lesions out
+crop and flip are an option (`finetune_crop_scale`, off by default), mixup / cutmix / random erasing / repeated
+augmentation are left out: crops can cut lesions out
 of a CXR (paper 000's remark) and the others are tuned for ImageNet's 1.28 M images); the epoch kept is the one
 with the best validation AUC on the validation split (10 % of the fine-tuning data, patient level;
 `finetune_monitor`); UNETR batch 8, no augmentation. Phantom stand-ins
@@ -176,6 +177,9 @@ class Config(RecipeConfig):
     label_smoothing: float = 0.1  # not stated: DeiT
     drop_path_rate: float = 0.1  # not stated: DeiT-S
     randaugment_magnitude: int = 9  # not stated: DeiT's rand-m9
+    # not stated: () = no crop (the default: crops can cut lesions out of a CXR, paper 000's remark); (min, max) =
+    # DeiT's random resized crop of that area range (DeiT: (0.08, 1.0)) from resize_to, plus a horizontal flip
+    finetune_crop_scale: tuple = ()
     validation_fraction: float = 0.1  # not stated: patient-level share of the fine-tuning data
     # not stated: the classifier kept is the epoch with the best validation AUC; "last" keeps the last (DeiT)
     finetune_monitor: str = "val_auc"
@@ -413,7 +417,9 @@ def finetune(config, data, task, strategy, gmml):
         sets = indexes()
         train_index = sets["train"]
         model = build_classifier(config, strategy, gmml, len(class_names))
-        dataset = stream(config, train_index, config.image_size, labels=train_index.labels,
+        scale = tuple(map(float, config.finetune_crop_scale))  # the CLI gives strings for an empty default
+        crop = MAEPretrainAugmentation(config.image_size, config.resize_to, scale) if scale else None
+        dataset = stream(config, train_index, config.image_size, labels=train_index.labels, augment=crop,
                          batch_size=min(config.finetune_batch_size, len(train_index)), seed=config.seed,
                          batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet")
         validation = stream(config, sets["val"], config.image_size, labels=sets["val"].labels, batch_size=64,

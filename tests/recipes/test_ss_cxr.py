@@ -146,3 +146,25 @@ def test_real_folders_pretrain_classify_test_and_segment(tmp_path, shared_data, 
     assert metrics["sizes"]["pretrain"] == 60 and metrics["segmentation"]["unetr_ss_cxr"]["num_images"] >= 20
     external = external_validation(tmp_path / "models/finetune_healthy_vs_pathology_ss_cxr.keras")
     assert set(external["classes"]) == {"healthy", "pathology"}  # read from the folder's normal-vs-finding labels
+
+
+def test_deit_crop_and_flip_in_fine_tuning_is_an_option(tmp_path, monkeypatch):
+    """Issue 29: DeiT's random resized crop + flip (`finetune_crop_scale`), off by default (crops cut lesions out)."""
+    from keras_cxr.data import MAEPretrainAugmentation
+
+    seen = []
+    original = ss_cxr.stream
+
+    def spy(config, index, size, **options):
+        seen.append(options.get("augment"))
+        return original(config, index, size, **options)
+
+    monkeypatch.setattr(ss_cxr, "stream", spy)
+    config = ss_cxr.Config.quick(output_dir=str(tmp_path), finetune_crop_scale=(0.08, 1.0), strategies=("vit_scratch",),
+                                 **{**TINY, "tasks": ("healthy_vs_pathology",)})
+    assert ss_cxr.Config().finetune_crop_scale == ()
+    data = ss_cxr.load_data(config)
+    ss_cxr.finetune(config, data, "healthy_vs_pathology", "vit_scratch", None)
+    crops = [a for a in seen if isinstance(a, MAEPretrainAugmentation)]
+    assert len(crops) == 1 and crops[0].scale == (0.08, 1.0) and crops[0].flip_rate == 0.5
+    assert crops[0].image_size == config.image_size
