@@ -56,8 +56,8 @@ from keras_cxr.recipes import engine
 from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
-from keras_cxr.report import (calibration_summary, calibration_table, plot_image_grid, plot_label_efficiency,
-                              report_warnings)
+from keras_cxr.report import (FigureLog, calibration_summary, calibration_table, plot_image_grid,
+                              plot_label_efficiency, report_warnings)
 from keras_cxr.stats import bootstrap_ci, delong_test
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
@@ -492,7 +492,7 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
 
 
 # ------------------------------------------------------------------------------------------- evaluation
-def evaluate(config, data, predictions):
+def evaluate(config, data, predictions, figures=None):
     """Tables 3–4 (mean ± sd over seeds), bootstrap CI of mean AUC, DeLong dual-MAE vs each method.
 
     Classes without a positive or a negative test case get NaN AUC and are left out of the mean (a warning
@@ -538,7 +538,8 @@ def evaluate(config, data, predictions):
         summary["mean_auc_ci95"] = (ci["low"], ci["high"])
         summary["calibration"] = calibration_summary(
             y_val, np.mean([run["val"] for run in runs], axis=0), y_test, average, "multilabel",
-            path=os.path.join(config.output_dir, "figures", f"reliability_{method}.png"),
+            path=None if figures is None else figures.record(f"reliability_{method}",
+                                                             f"Reliability {method} (test split, seed-averaged)"),
             title=f"Reliability {method} (test split, seed-averaged, all classes)")
         if summary["mean_auc"][0] <= 0.55:
             found.insert(0, f"{method} has mean AUC {summary['mean_auc'][0]:.3f}, at or near chance (0.5): it has "
@@ -610,7 +611,7 @@ def label_fraction_tables(config, data, pretrained, full):
     return tables
 
 
-def _reconstruction_figure(config, model, images, path):
+def _reconstruction_figure(model, images, method, figures):
     """Masked input / online / target reconstruction / original (dual-MAE), or MAE's three panels."""
     x = normalize_imagenet(images)
     network = getattr(model, "online", model)
@@ -621,7 +622,7 @@ def _reconstruction_figure(config, model, images, path):
         columns["target"] = keras.ops.convert_to_numpy(model.target.reconstruct(x)[0])
     columns["original"] = x
     columns = {k: denormalize_imagenet(v) for k, v in columns.items()}
-    plot_image_grid(columns, path=path)
+    figures.draw(plot_image_grid, f"reconstruction_{method}", columns, caption=f"{method}: " + " / ".join(columns))
 
 
 def run(config=None):
@@ -636,6 +637,7 @@ def run(config=None):
 
 def _steps(config):
     data = load_data(config)
+    figures = FigureLog(config.output_dir)
     sample = stream(config, data["splits"]["test"], config.image_size, shuffle=False, target=None,
                     batch_size=4)[0][0]
     methods, left_out = resolve_methods(config, data)
@@ -649,8 +651,7 @@ def _steps(config):
     for method, ratio in ratios.items():
         if method in methods:
             pretrained[method], _ = pretrain(config, data, method, ratio)
-            _reconstruction_figure(config, pretrained[method], sample,
-                                   os.path.join(config.output_dir, "figures", f"reconstruction_{method}.png"))
+            _reconstruction_figure(pretrained[method], sample, method, figures)
     predictions = {m: [finetune(config, data, m, pretrained.get(m), seed) for seed in config.seeds]
                    for m in methods}
     if config.linear_probe:  # the frozen self-supervised encoders, beside their fine-tuned twins
@@ -658,7 +659,7 @@ def _steps(config):
             if method in methods:
                 predictions[f"{method}_linprobe"] = [finetune(config, data, method, pretrained[method], seed,
                                                               protocol="linear_probe") for seed in config.seeds]
-    metrics = {"class_names": data["class_names"], "table_3_4": evaluate(config, data, predictions),
+    metrics = {"class_names": data["class_names"], "table_3_4": evaluate(config, data, predictions, figures),
                "methods_run": list(methods), "methods_left_out": left_out,
                "methods_not_requested": [m for m in METHODS if m not in config.methods],
                "split_sizes": {"pretrain": len(data["pretrain"]),
@@ -676,6 +677,7 @@ def _steps(config):
                 runs = {method: [finetune(config, data, method, model, seed, variant=variant) for seed in config.seeds]}
                 metrics["table_2"].setdefault(method, {})[ratio] = evaluate(config, data, runs)[method]["mean_auc"]
     metrics.update(label_fraction_tables(config, data, pretrained, metrics["table_3_4"]))
+    metrics["figures"] = figures.entries
     return metrics
 
 
@@ -739,8 +741,8 @@ def _write_markdown(config, metrics):
         lines.append(f"| {method} | " + " | ".join(f"{r['auc_per_class'][n][0]:.3f}" for n in metrics["class_names"]) + " |")
     lines += ["", "Calibration of the seed-averaged test probabilities (every class's sigmoid output pooled; temperature "
               "fitted on the validation split, Guo et al. 2017; the paper reports none):", "",
-              *calibration_table({m: r["calibration"] for m, r in table.items()}), "",
-              " ".join(f"![reliability {m}](figures/reliability_{m}.png)" for m in table)]
+              *calibration_table({m: r["calibration"] for m, r in table.items()}),
+              "", "(reliability diagrams under Figures)"]
     delong = {method: r["delong_vs_dual_mae"] for method, r in table.items() if "delong_vs_dual_mae" in r}
     if delong:
         tested = [n for n in metrics["class_names"] if any(n in p for p in delong.values())]
@@ -787,9 +789,8 @@ def _write_markdown(config, metrics):
             lines.append(f"| {method} | " + " | ".join(
                 (f"{_mean_sd(row[f])}" if f in row else "—") + (f" [{paper[round(f, 2)]:.3f}]" if round(f, 2) in paper
                                                                 else "") for f in fractions) + " |")
-    lines += ["", *engine.learning_curves(config), "## Figures", ""] + [
-        f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
-        if not f.startswith(("curves_", "label_efficiency"))]
+    lines += ["", *engine.learning_curves(config), "## Figures", "",
+              *FigureLog(config.output_dir, metrics.get("figures", ())).markdown()]
     return "\n".join(lines) + "\n"
 
 

@@ -47,9 +47,9 @@ from keras_cxr.recipes import engine
 from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
-from keras_cxr.report import (calibration_summary, calibration_table, plot_confusion_matrix, plot_image_grid,
-                              plot_metric_bars, plot_metric_lines, plot_roc_curves, regression_warnings,
-                              report_warnings)
+from keras_cxr.report import (FigureLog, calibration_summary, calibration_table, plot_confusion_matrix,
+                              plot_image_grid, plot_metric_bars, plot_metric_lines, plot_roc_curves,
+                              regression_warnings, report_warnings)
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -360,8 +360,7 @@ def evaluate(config, data, runs, split="test"):
     return results
 
 
-def _figures(config, data, runs, table):
-    folder = os.path.join(config.output_dir, "figures")
+def _figures(config, data, runs, table, figures):
     y = data["splits"]["test"].labels
     truth = np.argmax(y, axis=1)
     full = {b: table[f"{b}/full"] for b in config.backbones if f"{b}/full" in table}
@@ -371,29 +370,32 @@ def _figures(config, data, runs, table):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             matrix = classification_report(y, run["disease"], task="multiclass")["confusion_matrix"]
-        plot_confusion_matrix(np.asarray(matrix), data["class_names"], normalize=True,
-                              title=f"Fig. 6: {best} (full model)", path=os.path.join(folder, "confusion_matrix.png"))
+        title = f"Fig. 6: {best} (full model)"
+        figures.draw(plot_confusion_matrix, "confusion_matrix", np.asarray(matrix), data["class_names"], normalize=True,
+                     title=title, caption=title)
         if len(set(truth.tolist())) > 1:
-            plot_roc_curves(truth, run["disease"], data["class_names"], title=f"Fig. 5: ROC, {best} (full model)",
-                            path=os.path.join(folder, "roc_curves.png"))
+            title = f"Fig. 5: ROC, {best} (full model)"
+            figures.draw(plot_roc_curves, "roc_curves", truth, run["disease"], data["class_names"], title=title,
+                         caption=title)
         metrics = ("accuracy", "recall", "precision", "f1")
-        plot_metric_lines({b: {m: r[m][0] for m in metrics} for b, r in full.items()}, metrics,
-                          errors={b: {m: r[m][1] for m in metrics} for b, r in full.items()},
-                          title="Fig. 7: performance by network (full model)",
-                          path=os.path.join(folder, "backbones_line.png"))
+        figures.draw(plot_metric_lines, "backbones_line", {b: {m: r[m][0] for m in metrics} for b, r in full.items()},
+                     metrics, errors={b: {m: r[m][1] for m in metrics} for b, r in full.items()},
+                     title="Fig. 7: performance by network (full model)", caption="Fig. 7: performance by network")
     variants = [v for v in config.variants if all(f"{b}/{v}" in table for b in config.backbones)]
     if variants:
-        plot_metric_bars({v: {b: table[f"{b}/{v}"]["accuracy"][0] for b in config.backbones} for v in variants},
-                         metrics=tuple(config.backbones), title="Fig. 8: ablation study (accuracy)",
-                         path=os.path.join(folder, "ablation_bars.png"))
+        figures.draw(plot_metric_bars, "ablation_bars",
+                     {v: {b: table[f"{b}/{v}"]["accuracy"][0] for b in config.backbones} for v in variants},
+                     metrics=tuple(config.backbones), title="Fig. 8: ablation study (accuracy)",
+                     caption="Fig. 8: ablation study")
 
 
-def _reconstruction_figure(config, data, model, backbone):
+def _reconstruction_figure(config, data, model, backbone, figures):
     images = stream(config, data["splits"]["test"].subset(np.arange(min(4, len(data["splits"]["test"])))),
                     config.image_size, shuffle=False, target=None, batch_size=4)[0][0]
     restored = keras.ops.convert_to_numpy(model(images))
-    plot_image_grid({"input": images, "reconstruction": np.clip(restored, 0, 1)},
-                    path=os.path.join(config.output_dir, "figures", f"reconstruction_{backbone}.png"))
+    figures.draw(plot_image_grid, f"reconstruction_{backbone}", {"input": images,
+                                                                 "reconstruction": np.clip(restored, 0, 1)},
+                 caption=f"{backbone} autoencoder: input / reconstruction")
 
 
 # ------------------------------------------------------------------------------------------- run
@@ -412,25 +414,26 @@ def _steps(config):
     if unknown:
         raise ValueError(f"Unknown backbones {unknown}; registered: {', '.join(list_models())}.")
     data = load_data(config)
+    figures = FigureLog(config.output_dir)
     runs = {}
     for backbone in config.backbones:
         needs_pretraining = any(v != "ablation1" for v in config.variants)
         encoder = None
         if needs_pretraining:
             encoder, _ = pretrain(config, data, backbone)
-            _reconstruction_figure(config, data, encoder, backbone)
+            _reconstruction_figure(config, data, encoder, backbone, figures)
         for variant in config.variants:
             runs[(backbone, variant)] = [transfer(config, data, backbone, variant, encoder, seed)
                                          for seed in config.seeds]
     table = evaluate(config, data, runs)
-    _figures(config, data, runs, table)
+    _figures(config, data, runs, table, figures)
     return {"table": table, "external": {name: evaluate(config, data, runs, name) for name in data["external"]},
-            "calibration": calibration(config, data, runs), "class_names": data["class_names"],
-            "age_unit": data["age_unit"],
+            "calibration": calibration(config, data, runs, figures), "class_names": data["class_names"],
+            "age_unit": data["age_unit"], "figures": figures.entries,
             "sizes": {"pretrain": len(data["pretrain"]), **{k: len(v) for k, v in data["splits"].items()}}}
 
 
-def calibration(config, data, runs):
+def calibration(config, data, runs, figures):
     """Calibration of each full model's disease probabilities on the test split (first seed), before and after
     temperature scaling fitted on the validation split (Guo et al. 2017; the paper reports none)."""
     found = {}
@@ -440,8 +443,8 @@ def calibration(config, data, runs):
             continue
         found[backbone] = calibration_summary(
             np.argmax(data["splits"]["val"].labels, 1), run["val__disease"], np.argmax(data["splits"]["test"].labels, 1),
-            run["disease"], "multiclass", path=os.path.join(config.output_dir, "figures", f"reliability_{backbone}.png"),
-            title=f"Reliability {backbone} (full model, test split)")
+            run["disease"], "multiclass", title=f"Reliability {backbone} (full model, test split)",
+            path=figures.record(f"reliability_{backbone}", f"Reliability {backbone} (full model, test split)"))
     return found
 
 
@@ -468,7 +471,7 @@ def _write_markdown(config, metrics):
         lines += ["## Calibration of the full models' disease probabilities (test split, first seed)", "",
                   "Temperature fitted on the validation split (Guo et al. 2017); the paper reports none.", "",
                   *calibration_table(metrics["calibration"]), "",
-                  " ".join(f"![reliability {b}](figures/reliability_{b}.png)" for b in metrics["calibration"]), ""]
+                  "(reliability diagrams under Figures)", ""]
     lines += ["## Table 1: full model, mean ± sd over seeds (paper accuracy / recall / precision / F1 in brackets)", "",
               f"| backbone | accuracy | recall | precision | F1 | age MAE ({unit}) | age R² | paper |",
               "|---|---|---|---|---|---|---|---|"]
@@ -498,9 +501,8 @@ def _write_markdown(config, metrics):
             own = table[key]
             lines.append(f"| {key} | {r['accuracy'][0]:.4f} ± {r['accuracy'][1]:.4f} / {own['accuracy'][0]:.4f} | "
                          f"{r['f1'][0]:.4f} ± {r['f1'][1]:.4f} / {own['f1'][0]:.4f} |")
-    lines += ["", *engine.learning_curves(config), "## Figures", ""] + [
-        f"![{f}](figures/{f})" for f in sorted(os.listdir(os.path.join(config.output_dir, "figures")))
-        if not f.startswith("curves_")]
+    lines += ["", *engine.learning_curves(config), "## Figures", "",
+              *FigureLog(config.output_dir, metrics.get("figures", ())).markdown()]
     return "\n".join(lines) + "\n"
 
 

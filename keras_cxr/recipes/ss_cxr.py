@@ -711,7 +711,7 @@ def _write_markdown(config, metrics):
                          f"{paper.get('iou', '—')} / {paper.get('dice', '—')} / {paper.get('hd95', '—')} |")
         lines.append("")
     lines += [*engine.learning_curves(config), "## Figures", "",
-              *FigureLog(config.output_dir, metrics["figures"]).markdown()]
+              *FigureLog(config.output_dir, metrics.get("figures", ())).markdown()]
     return "\n".join(lines) + "\n"
 
 
