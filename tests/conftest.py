@@ -17,10 +17,12 @@ if _WORKERS > 1:
         os.environ.setdefault(_variable, _SHARE)
 
 
-# The longest tests of the default run, longest first (seconds on the 2-core CI-sized machine, PyTorch). pytest-xdist's
-# `--dist load` (setup.cfg) deals the first tests out round-robin, so these start at once on both workers and the
-# hundreds of short tests fill in around them: longest-first scheduling, instead of two 10-minute recipe runs left
-# alone at the end of the run while the other worker idles.
+# The longest tests of the default run, longest first (600-1000 s for the presets on the 2-core CI-sized machine).
+# pytest-xdist's `--dist worksteal` (setup.cfg) gives each worker one contiguous share of the test list, runs it
+# front to back and steals from the back of the other's; `_deal_longest_first` puts these at the front of every
+# share, dealt in turn (vgg16 + infant on one worker, dual_mae + ss_cxr on the other), so they start at once and
+# the hundreds of short tests fill in around them, instead of 10-minute recipe runs left alone at the end of the run
+# (or, as a plain sort would do, all four on the first worker).
 LONGEST_FIRST = (
     "test_quick_presets.py::test_vgg16_sharp_unet_quick_preset",
     "test_quick_presets.py::test_dual_mae_quick_preset",
@@ -37,18 +39,36 @@ def _rank(item):
     return next((i for i, key in enumerate(LONGEST_FIRST) if key in item.nodeid), len(LONGEST_FIRST))
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
+@pytest.hookimpl(wrapper=True)  # around the other implementations, `-m "not slow"`'s deselection among them
 def pytest_collection_modifyitems(config, items):
-    """`slow_on_tensorflow` is `slow` on the TensorFlow backend (CI budget: its graph tracing makes the tiny
-    recipe runs 3-6x longer than on PyTorch; each such test says what covers it there in the default run), and
-    `slow_on_torch` on PyTorch; then the longest tests move to the front (`LONGEST_FIRST`, a stable sort)."""
+    """Before deselection: `slow_on_tensorflow` is `slow` on the TensorFlow backend (CI budget: its graph tracing
+    makes the tiny recipe runs 3-6x longer than on PyTorch; each such test says what covers it there in the default
+    run), and `slow_on_torch` on PyTorch. After it: the longest tests dealt to the front (`_deal_longest_first`)."""
     import keras
 
     backend_marker = {"tensorflow": "slow_on_tensorflow", "torch": "slow_on_torch"}.get(keras.backend.backend())
     for item in items:
         if backend_marker and item.get_closest_marker(backend_marker):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=_rank)
+    result = yield
+    _deal_longest_first(items, _WORKERS)  # every worker collects, and must reorder alike: the count from xdist's env
+    return result
+
+
+def _deal_longest_first(items, workers):
+    """Reorders `items` in place: the `LONGEST_FIRST` tests dealt in turn to the front of each worker's contiguous
+    share (worksteal's initial split), the other tests after them in collection order."""
+    workers = workers if isinstance(workers, int) and workers > 1 else 1
+    longest = sorted((item for item in items if _rank(item) < len(LONGEST_FIRST)), key=_rank)
+    rest = iter([item for item in items if _rank(item) == len(LONGEST_FIRST)])
+    size = -(-len(items) // workers)
+    ordered = []
+    for worker in range(workers):
+        share = longest[worker::workers]
+        while len(share) < size and len(ordered) + len(share) < len(items):
+            share.append(next(rest))
+        ordered += share
+    items[:] = ordered + list(rest)
 
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

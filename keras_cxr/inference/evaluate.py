@@ -175,12 +175,12 @@ def _subgroups(card, index, truth, scores, threshold, min_images=10):
         groups = [g for g in np.unique(values) if g not in ("", "NAN", "NONE", "UNKNOWN")]
         if len(groups) < 2:
             continue
-        found[column] = {}
-        for group in groups:
-            rows = values == group
-            if rows.sum() < min_images:
-                continue
-            found[column][str(group)] = _group_metrics(card, truth[rows], scores[rows], threshold)
+        known = ~np.isnan(truth).all(axis=1)
+        table = {str(group): _group_metrics(card, truth[(values == group) & known], scores[(values == group) & known],
+                                            threshold)
+                 for group in groups if ((values == group) & known).sum() >= min_images}
+        if table:
+            found[column] = table
     return found
 
 
