@@ -98,7 +98,7 @@ def test_dual_mae_quick_preset_learns_the_findings(tmp_path):
     assert "delong_vs_dual_mae" in metrics["table_3_4"]["mae"] and "Not requested in this run" in \
         (tmp_path / "report.md").read_text()
     for name in ("figures/reconstruction_dual_mae.png", "models/dual_mae_mask75.keras", "models/mae_mask85.keras",
-                 "models/finetune_dual_mae_seed0_fraction100.keras", "figures/reliability_dual_mae.png"):
+                 f"models/finetune_dual_mae_seed{SEED}_fraction100.keras", "figures/reliability_dual_mae.png"):
         assert (tmp_path / name).exists(), name
 
 
