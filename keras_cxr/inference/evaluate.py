@@ -99,15 +99,15 @@ def predict_index(model, card, index, batch_size=32):
     if height != width:
         raise ModelCardError(f"the card's input size {card.input_size} is not square; keras_cxr's pipeline resizes "
                              "to squares.")
-    frames = make_dataset(index, image_size=height, batch_size=batch_size, shuffle=False, target=None,
-                          normalize=None if card.normalization == "none" else card.normalization, progress=False)
     if card.channels != 1:
         raise ModelCardError(f"the model expects {card.channels} input channels; keras_cxr models take the gray "
                              "CXR as one channel (3-channel backbones repeat it inside).")
+    frames = make_dataset(index, image_size=height, batch_size=batch_size, shuffle=False, target=None,
+                          normalize=None if card.normalization == "none" else card.normalization, progress=False)
     return model.predict(frames, verbose=0)
 
 
-def _probabilities(card, outputs):
+def _probabilities(outputs):
     scores = np.asarray(outputs["disease"] if isinstance(outputs, dict) else outputs, dtype=np.float64)
     return scores.reshape(len(scores), -1)
 
@@ -254,7 +254,7 @@ def evaluate_model(model, data_dir, output_dir=None, *, label_column=None, card=
             index = index_any(data_dir, binary=True)  # normal vs any finding, as paper 003 reads every folder
             truth = _normal_vs_abnormal_truth(card, index.labels[:, 0])
         outputs = predict_index(model, card, index, batch_size)
-        scores = _probabilities(card, outputs)
+        scores = _probabilities(outputs)
         threshold = threshold if threshold is not None else card.threshold
         report, rows = _class_rows(card, truth, scores, threshold, num_resamples, seed)
         metrics.update(classes=rows, classification=report,

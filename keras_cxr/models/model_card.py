@@ -125,18 +125,22 @@ def card_for(model, **fields):
 
 
 def save_model(model, path, card=None):
-    """`model.save(path)` plus its card (`card`, else `model.card`) inside the `.keras` zip.
+    """`model.save(path)` plus its card (`card`, else `model.card`) inside the `.keras` zip, written under a
+    temporary name and renamed, so a run killed while saving never leaves a half-written file to be trusted.
 
     Args:
         model: a `keras.Model`.
         path: the `.keras` file to write.
         card: a `ModelCard`; defaults to `model.card` (nothing extra is written when neither is set).
     """
-    model.save(path)
+    path = os.fspath(path)
+    partial = path[: -len(".keras")] + ".partial.keras"
+    model.save(partial)
     card = card if card is not None else getattr(model, "card", None)
     if card is not None:
-        with zipfile.ZipFile(path, "a") as archive:
+        with zipfile.ZipFile(partial, "a") as archive:
             archive.writestr(CARD_FILENAME, card.to_json())
+    os.replace(partial, path)
 
 
 def read_card(path, required=True):

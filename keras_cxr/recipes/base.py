@@ -182,9 +182,9 @@ def stage(config, name, compute, kind="keras"):
     # reads synchronized variables, a collective that every worker must join.
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if kind == "keras":
-        partial = path[: -len(".keras")] + ".partial.keras"
-        save_model(value, partial)  # with its ModelCard, when it carries one
-    elif kind == "npz":
+        save_model(value, path)  # atomic, with its ModelCard when it carries one
+        return value
+    if kind == "npz":
         partial = path[: -len(".npz")] + ".partial.npz"
         np.savez(partial, **value)
     else:

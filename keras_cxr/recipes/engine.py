@@ -293,12 +293,10 @@ def save_trained(config, name, model, **card):
     """Saves a trained model the report shows as `models/<name>.keras` with its `ModelCard` (`card`: task,
     class_names, threshold, normalization, ...), so `keras-cxr evaluate` can validate it on another site's
     images. For stages whose resumable result is predictions (`kind="npz"`), not the model itself."""
-    card_for(model, input_size=tuple(model.inputs[0].shape[1:3]), source=f"{_recipe_name(config)}/{name}", **card)
+    card_for(model, source=f"{_recipe_name(config)}/{name}", **card)
     path = stage_path(config, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = path[: -len(".keras")] + ".partial.keras"
-    save_model(model, partial)
-    os.replace(partial, path)
+    save_model(model, path)
     return path
 
 

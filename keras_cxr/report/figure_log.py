@@ -29,10 +29,8 @@ class FigureLog:
     def draw(self, plot, name, *args, caption=None, **kwargs):
         """Calls `plot(*args, path=<output_dir>/figures/<name>.png, **kwargs)` (any `keras_cxr.report.plot_*`)
         and records it; returns the path relative to `output_dir`."""
-        relative = f"figures/{name}.png"
-        plot(*args, path=os.path.join(self.output_dir, relative), **kwargs)
-        self.entries = [entry for entry in self.entries if entry[1] != relative] + [[caption or name, relative]]
-        return relative
+        plot(*args, path=self.record(name, caption), **kwargs)
+        return f"figures/{name}.png"
 
     def record(self, name, caption=None):
         """Records `figures/<name>.png` drawn elsewhere (e.g. by `calibration_summary(path=...)`); returns the
