@@ -30,7 +30,8 @@ from keras_cxr.data.index import DatasetLayoutError
 from keras_cxr.metrics import calibration as calib
 from keras_cxr.metrics import classification_report, dice, hausdorff_distance, iou
 from keras_cxr.models.model_card import ModelCardError, load_model
-from keras_cxr.report import (plot_confusion_matrix, plot_pr_curves, plot_reliability_diagram, plot_roc_curves)
+from keras_cxr.report import (Report, mean_sd, plot_confusion_matrix, plot_pr_curves, plot_reliability_diagram,
+                              plot_roc_curves, table)
 from keras_cxr.stats import bootstrap_ci, proportion_ci
 
 AGE_BANDS = ((0, 1, "< 1 y"), (1, 5, "1–5 y"), (5, 10, "5–10 y"), (10, 18, "10–18 y"), (18, 40, "18–40 y"),
@@ -222,8 +223,8 @@ def evaluate_model(model, data_dir, output_dir=None, *, label_column=None, card=
         label_column: the labels.csv column (or class column) to evaluate against.
         card: a `ModelCard` replacing the file's (for a model saved without one).
         threshold: decision threshold replacing the card's (binary / multi-label).
-        temperature: a temperature fitted on validation data (`fit_temperature`); the report adds the ECE
-            after scaling.
+        temperature: a temperature fitted on validation data (`fit_temperature`) replacing the card's
+            (`ModelCard.temperature`, recorded by the recipes); the report adds the ECE after scaling.
         batch_size: images per prediction batch.
         num_resamples: bootstrap resamples of the CIs.
         seed: seed of the bootstrap.
@@ -258,7 +259,8 @@ def evaluate_model(model, data_dir, output_dir=None, *, label_column=None, card=
         threshold = threshold if threshold is not None else card.threshold
         report, rows = _class_rows(card, truth, scores, threshold, num_resamples, seed)
         metrics.update(classes=rows, classification=report,
-                       calibration=_calibration(card, truth, scores, temperature, num_resamples, seed),
+                       calibration=_calibration(card, truth, scores, temperature or card.temperature,
+                                                num_resamples, seed),
                        subgroups=_subgroups(card, index, truth, scores, threshold))
         if card.task == "disease_age" and isinstance(outputs, dict) and "age" in outputs:
             ages, known = index.frame["age"].to_numpy(float), ~np.isnan(index.frame["age"].to_numpy(float))
@@ -299,37 +301,31 @@ def _write(metrics, figures, output_dir):
     os.makedirs(output_dir, exist_ok=True)
     with open(os.path.join(output_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
-    lines = [f"# External validation of {os.path.basename(metrics['model'])}", "",
-             f"{metrics['num_images']} images of `{metrics['data_dir']}`; the model's card: task "
-             f"{metrics['card']['task']}, input {tuple(metrics['card']['input_size'])}, normalization "
-             f"{metrics['card']['normalization']}, threshold {metrics['card']['threshold']}.", ""]
+    card = metrics["card"]
+    report = Report(f"# External validation of {os.path.basename(metrics['model'])}", preamble=[
+        f"{metrics['num_images']} images of `{metrics['data_dir']}`; the model's card: task {card['task']}, input "
+        f"{tuple(card['input_size'])}, normalization {card['normalization']}, threshold {card['threshold']}"
+        + (f", temperature {card['temperature']:.3f}" if card.get("temperature") else "") + "."])
     if "classes" in metrics:
-        lines += ["## Per class (95 % CIs: stratified bootstrap for AUC, Wilson for the proportions)", "",
-                  "| class | positives / images | AUC | sensitivity | specificity |", "|---|---|---|---|---|"]
-        for name, row in metrics["classes"].items():
-            lines.append(f"| {name} | {row['support']} / {row['num_images']} | {_format_ci(row['auc'], row['auc_ci'])} "
-                         f"| {_format_ci(row['sensitivity'], row['sensitivity_ci'])} | "
-                         f"{_format_ci(row['specificity'], row['specificity_ci'])} |")
-        lines += ["", "## Calibration", ""]
-        for key, value in metrics["calibration"].items():
-            if isinstance(value, dict):
-                lines.append(f"- {key}: {value['estimate']:.4f} (95 % CI {value['low']:.4f}–{value['high']:.4f})")
-            else:
-                lines.append(f"- {key}: {value:.4f}")
-        lines.append("")
+        report.section("Per class (95 % CIs: stratified bootstrap for AUC, Wilson for the proportions)", table(
+            ["class", "positives / images", "AUC", "sensitivity", "specificity"],
+            [[name, f"{row['support']} / {row['num_images']}"] + [_format_ci(row[k], row[f"{k}_ci"]) for k in
+                                                                  ("auc", "sensitivity", "specificity")]
+             for name, row in metrics["classes"].items()]))
+        report.section("Calibration", [
+            f"- {key}: {value['estimate']:.4f} (95 % CI {value['low']:.4f}–{value['high']:.4f})"
+            if isinstance(value, dict) else f"- {key}: {value:.4f}" for key, value in metrics["calibration"].items()])
         for column, groups in metrics.get("subgroups", {}).items():
-            lines += [f"## Subgroups by {column}", "", "| group | images | AUC | sensitivity | specificity |",
-                      "|---|---|---|---|---|"]
-            lines += [f"| {g} | {r['num_images']} | {r['auc']:.3f} | {r.get('sensitivity', float('nan')):.3f} | "
-                      f"{r.get('specificity', float('nan')):.3f} |" for g, r in groups.items()]
-            lines.append("")
+            report.section(f"Subgroups by {column}", table(
+                ["group", "images", "AUC", "sensitivity", "specificity"],
+                [[g, str(r["num_images"]), mean_sd(r["auc"]), mean_sd(r.get("sensitivity")),
+                  mean_sd(r.get("specificity"))] for g, r in groups.items()]))
         if "age" in metrics:
-            lines += [f"Age: MAE {metrics['age']['mae_years']:.2f} years, R² {metrics['age']['r2']:.3f}.", ""]
+            report.section("Age", f"MAE {metrics['age']['mae_years']:.2f} years, R² {metrics['age']['r2']:.3f}.")
     if "segmentation" in metrics:
-        lines += ["## Segmentation", "", "| metric | mean | sd |", "|---|---|---|"]
-        lines += [f"| {k} | {v['mean']:.4f} | {v['sd']:.4f} |" for k, v in metrics["segmentation"].items()]
-        lines.append("")
+        report.section("Segmentation", table(["metric", "mean", "sd"], [[k, v["mean"], v["sd"]] for k, v in
+                                                                        metrics["segmentation"].items()]))
     for title, relative in figures.items():
-        lines += [f"## {title}", "", f"![{title}]({relative})", ""]
+        report.section(title, f"![{title}]({relative})")
     with open(os.path.join(output_dir, "report.md"), "w") as f:
-        f.write("\n".join(lines))
+        f.write(report.markdown())

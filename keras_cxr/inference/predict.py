@@ -15,6 +15,7 @@ import pandas as pd
 from keras_cxr.data import index_unlabeled, load_images, normalize_imagenet
 from keras_cxr.data.index import DatasetIndex, make_frame
 from keras_cxr.explain import score_cam
+from keras_cxr.metrics.calibration import apply_temperature
 from keras_cxr.inference.evaluate import predict_index
 from keras_cxr.models import deepest_conv_layer_name
 from keras_cxr.models.model_card import ModelCardError, load_model
@@ -59,7 +60,7 @@ def predict_images(model, inputs, output_csv=None, *, batch_size=32, score_cam_d
 
     Returns:
         pandas DataFrame: path, one column per class (probability), prediction; disease + age models add
-        `age_years`.
+        `age_years`; a card with a temperature (`ModelCard.temperature`) adds `<class>_calibrated` columns.
 
     Raises:
         ModelCardError: a model without a card, or one that does not classify.
@@ -75,6 +76,11 @@ def predict_images(model, inputs, output_csv=None, *, batch_size=32, score_cam_d
     table = pd.DataFrame({"path": index.frame["path"].to_numpy()})
     for c, name in enumerate(card.class_names):
         table[name] = probabilities[:, c]
+    if card.temperature:  # calibrated probabilities beside the raw ones (the decision stays on the raw ones)
+        task = "multiclass" if card.task in ("multiclass", "disease_age") else "multilabel"
+        calibrated = np.asarray(apply_temperature(probabilities, card.temperature, task=task)).reshape(len(index), -1)
+        for c, name in enumerate(card.class_names):
+            table[f"{name}_calibrated"] = calibrated[:, c]
     table["prediction"] = decisions(card, probabilities)
     if isinstance(outputs, dict) and "age" in outputs:
         table["age_years"] = np.asarray(outputs["age"]).reshape(-1)

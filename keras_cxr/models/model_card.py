@@ -58,6 +58,11 @@ class ModelCard:
             `keras_cxr.data.transforms.IMAGENET_GRAY_MEAN / _STD`).
         threshold: decision threshold on the positive probability (binary), one per class (multi-label), or
             None (multi-class: argmax; 0.5 is used for sigmoid outputs without one).
+        temperature: the temperature T > 0 fitted on the validation split (Guo et al. 2017,
+            `keras_cxr.metrics.fit_temperature`): sigmoid(logit(p) / T) or softmax(log p / T) are its calibrated
+            probabilities; None when none was fitted. The model's own outputs stay uncalibrated (the
+            recorded threshold applies to them); `keras-cxr predict` adds calibrated columns, `keras-cxr
+            evaluate` reports the ECE after scaling.
         model_name: the registry name it was built from, where known.
         source: who made it (recipe and stage, e.g. "dual_mae/finetune_mae_seed0").
         notes: free text (e.g. how the threshold was chosen).
@@ -69,6 +74,7 @@ class ModelCard:
     channels: int = 1
     normalization: str = "none"
     threshold: object = None
+    temperature: float | None = None
     model_name: str = ""
     source: str = ""
     notes: str = ""
@@ -84,6 +90,11 @@ class ModelCard:
         if len(self.input_size) != 2 or min(self.input_size) < 1:
             raise ModelCardError(f"ModelCard input_size must be (height, width); received {self.input_size!r}.")
         self.channels = int(self.channels)
+        if self.temperature is not None:
+            self.temperature = float(self.temperature)
+            if not self.temperature > 0:
+                raise ModelCardError(f"ModelCard temperature must be > 0 (fitted on validation data); received "
+                                     f"{self.temperature!r}.")
         if self.threshold is not None:
             threshold = np.asarray(self.threshold, dtype=float)
             self.threshold = float(threshold) if threshold.ndim == 0 else threshold.tolist()

@@ -58,6 +58,7 @@ from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_re
                                     without_held_out)
 from keras_cxr.report import (FigureLog, calibration_summary, calibration_table, plot_image_grid,
                               plot_label_efficiency, report_warnings)
+from keras_cxr.report.document import Report, beside, mean_sd, table, warning_lines
 from keras_cxr.stats import bootstrap_ci, delong_test
 
 PAPER_TABLE_3_MEAN_AUC = {"resnet34_scratch": 0.669, "vit_scratch": 0.645, "resnet34_imagenet": 0.697,
@@ -483,6 +484,7 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
         val = predict("val")
         engine.save_trained(config, name, model, task="multilabel", class_names=data["class_names"],
                             normalization="imagenet", threshold=find_threshold(np.nan_to_num(val_index.labels), val),
+                            validation=(val_index.labels, val),
                             notes="thresholds: Youden's J on the validation split, per class")
         return {"val": val, "test": predict("test"), "loss": np.asarray(history["loss"]), **external}
 
@@ -632,7 +634,7 @@ def run(config=None):
     >>> from keras_cxr.recipes import dual_mae
     >>> metrics = dual_mae.run(dual_mae.Config.quick(output_dir="/tmp/dual"))  # doctest: +SKIP
     """
-    return run_recipe(config or Config(), _steps, _write_markdown)
+    return run_recipe(config or Config(), _steps, write_report)
 
 
 def _steps(config):
@@ -677,27 +679,12 @@ def _steps(config):
                 runs = {method: [finetune(config, data, method, model, seed, variant=variant) for seed in config.seeds]}
                 metrics["table_2"].setdefault(method, {})[ratio] = evaluate(config, data, runs)[method]["mean_auc"]
     metrics.update(label_fraction_tables(config, data, pretrained, metrics["table_3_4"]))
+    if len({f for row in metrics.get("table_6", {}).values() for f in row}) > 1:
+        figures.draw(plot_label_efficiency, "label_efficiency", metrics["table_6"], metrics["split_sizes"]["train"],
+                     PAPER_TABLE_6, title="Table 6: mean AUC vs labelled images (hollow: the paper at the same fraction)",
+                     caption="label efficiency (Table 6)")
     metrics["figures"] = figures.entries
     return metrics
-
-
-def _warning_lines(table):
-    """The report's warnings section: models whose numbers are not results (`keras_cxr.report.degenerate`)."""
-    found = [w for r in table.values() for w in r.get("warnings", ())]
-    if not found:
-        return []
-    degenerate = [m for m, r in table.items() if r.get("degenerate")]
-    return (["**Warnings.** " + (f"Degenerate models (constant or chance-level): {', '.join(degenerate)}; their "
-                                 "numbers below are not results. " if degenerate else "") +
-             "Train longer or tune the learning rates where a class is never predicted or ranks at chance:", ""]
-            + [f"- {w}" for w in found] + [""])
-
-
-def _mean_sd(value):
-    """'0.712 ± 0.023' for a (mean, sd) pair over seeds, '0.712' for a number."""
-    if isinstance(value, (tuple, list)):
-        return f"{value[0]:.3f} ± {value[1]:.3f}"
-    return f"{value:.3f}"
 
 
 def _method_lines(metrics):
@@ -712,86 +699,87 @@ def _method_lines(metrics):
     return lines
 
 
-def _write_markdown(config, metrics):
-    table = metrics["table_3_4"]
-    lines = ["# Dual-MAE (paper 000) — run report", "",
-             "Data: " + ("synthetic phantom (adult pretraining, pediatric multi-label fine-tuning)"
-                         if not _pretrain_dirs(config) else f"pretraining `{list(_pretrain_dirs(config))}`, fine-tuning "
-                         f"`{config.finetune_csv or config.finetune_dir}`") +
-             f"; {config.image_size} px, ViT {config.embed_dim}/{config.depth}/{config.num_heads}, seeds {list(config.seeds)}.",
-             "", f"Test split: {metrics.get('test_split', 'not recorded')}; validation: {config.validation_fraction:.0%} "
-             "of the remaining images by patient (§IV.A). Split sizes: "
-             + ", ".join(f"{k} {v}" for k, v in metrics["split_sizes"].items()) + ".",
-             "", *_method_lines(metrics),
-             "", "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
-             "## Tables 3–4: test metrics, mean ± sd over seeds (thresholds: Youden's J on validation)", "",
-             *_warning_lines(table),
-             "| method | mean AUC | 95% CI (bootstrap) | paper mean AUC | sensitivity | precision | F1 | accuracy |",
-             "|---|---|---|---|---|---|---|---|"]
-    for method, r in table.items():
-        lines.append(f"| {method} | {r['mean_auc'][0]:.3f} ± {r['mean_auc'][1]:.3f} | "
-                     f"{r['mean_auc_ci95'][0]:.3f}–{r['mean_auc_ci95'][1]:.3f} | {PAPER_TABLE_3_MEAN_AUC.get(method, '—')} | "
-                     f"{_mean_sd(r['sensitivity'])} | {_mean_sd(r['precision'])} | {_mean_sd(r['f1'])} | "
-                     f"{_mean_sd(r['accuracy'])} |")
-    lines += ["", "Accuracy: per class at its threshold, macro-averaged (for a two-class folder such as Kermany's "
-              "NORMAL / PNEUMONIA, the binary accuracy; not a column of the paper).", "",
-              "Per-class AUC (mean over seeds):", "", "| method | " + " | ".join(metrics["class_names"]) + " |",
-              "|---" * (len(metrics["class_names"]) + 1) + "|"]
-    for method, r in table.items():
-        lines.append(f"| {method} | " + " | ".join(f"{r['auc_per_class'][n][0]:.3f}" for n in metrics["class_names"]) + " |")
-    lines += ["", "Calibration of the seed-averaged test probabilities (every class's sigmoid output pooled; temperature "
-              "fitted on the validation split, Guo et al. 2017; the paper reports none):", "",
-              *calibration_table({m: r["calibration"] for m, r in table.items()}),
-              "", "(reliability diagrams under Figures)"]
-    delong = {method: r["delong_vs_dual_mae"] for method, r in table.items() if "delong_vs_dual_mae" in r}
-    if delong:
-        tested = [n for n in metrics["class_names"] if any(n in p for p in delong.values())]
-        lines += ["", "DeLong p-values against dual_mae per class (seed-averaged probabilities; classes with ≥ 2 positives and "
-                  "negatives in the test split; * p < 0.05):", "", "| method | " + " | ".join(tested) + " |",
-                  "|---" * (len(tested) + 1) + "|"]
-        for method, p_values in delong.items():
-            cells = (f"{p_values[n]:.3f}{'*' if p_values[n] < 0.05 else ''}" if n in p_values else "—" for n in tested)
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        involved = [m for m in delong if table[m].get("degenerate")] + (["dual_mae"] if table["dual_mae"].get(
-            "degenerate") else [])
-        if involved:
-            lines += ["", f"These tests involve degenerate models ({', '.join(involved)}): their p-values compare "
-                      "predictors that learned nothing and are not evidence about the method."]
+def _delong_section(metrics):
+    """DeLong p-values of dual-MAE against each method, per class (* p < 0.05)."""
+    table_ = metrics["table_3_4"]
+    delong = {method: r["delong_vs_dual_mae"] for method, r in table_.items() if "delong_vs_dual_mae" in r}
+    if not delong:
+        return []
+    tested = [n for n in metrics["class_names"] if any(n in p for p in delong.values())]
+    involved = [m for m in delong if table_[m].get("degenerate")] + (["dual_mae"] if table_["dual_mae"].get(
+        "degenerate") else [])
+    return ["DeLong p-values against dual_mae per class (seed-averaged probabilities; classes with ≥ 2 positives and "
+            "negatives in the test split; * p < 0.05):", "",
+            *table(["method", *tested], [[method] + [f"{p[n]:.3f}{'*' if p[n] < 0.05 else ''}" if n in p else "—"
+                                                     for n in tested] for method, p in delong.items()]),
+            *(["", f"These tests involve degenerate models ({', '.join(involved)}): their p-values compare predictors "
+               "that learned nothing and are not evidence about the method."] if involved else [])]
+
+
+def write_report(config, metrics):
+    """report.md: the preamble, Tables 3–4 (with per-class AUC, calibration, DeLong tests and external sets),
+    Table 2 (masking ratios), Tables 5–6 (label fractions), then the learning curves and figures."""
+    table_ = metrics["table_3_4"]
+    degenerate = [m for m, r in table_.items() if r.get("degenerate")]
+    report = Report(
+        "# Dual-MAE (paper 000) — run report",
+        preamble=["Data: " + ("synthetic phantom (adult pretraining, pediatric multi-label fine-tuning)"
+                              if not _pretrain_dirs(config) else f"pretraining `{list(_pretrain_dirs(config))}`, "
+                              f"fine-tuning `{config.finetune_csv or config.finetune_dir}`") +
+                  f"; {config.image_size} px, ViT {config.embed_dim}/{config.depth}/{config.num_heads}, seeds "
+                  f"{list(config.seeds)}.",
+                  f"Test split: {metrics.get('test_split', 'not recorded')}; validation: "
+                  f"{config.validation_fraction:.0%} of the remaining images by patient (§IV.A). Split sizes: "
+                  + ", ".join(f"{k} {v}" for k, v in metrics["split_sizes"].items()) + ".",
+                  *_method_lines(metrics),
+                  "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper."],
+        tail=engine.report_tail(config, metrics))
+    report.section(
+        "Tables 3–4: test metrics, mean ± sd over seeds (thresholds: Youden's J on validation)",
+        warning_lines([w for r in table_.values() for w in r.get("warnings", ())],
+                      "**Warnings.** " + (f"Degenerate models (constant or chance-level): {', '.join(degenerate)}; "
+                                          "their numbers below are not results. " if degenerate else "") +
+                      "Train longer or tune the learning rates where a class is never predicted or ranks at chance:"),
+        table(["method", "mean AUC", "95% CI (bootstrap)", "paper mean AUC", "sensitivity", "precision", "F1",
+               "accuracy"],
+              [[method, mean_sd(r["mean_auc"]), f"{r['mean_auc_ci95'][0]:.3f}–{r['mean_auc_ci95'][1]:.3f}",
+                str(PAPER_TABLE_3_MEAN_AUC.get(method, "—"))] + [mean_sd(r[k]) for k in ("sensitivity", "precision",
+                                                                                        "f1", "accuracy")]
+               for method, r in table_.items()]),
+        "Accuracy: per class at its threshold, macro-averaged (for a two-class folder such as Kermany's NORMAL / "
+        "PNEUMONIA, the binary accuracy; not a column of the paper).",
+        ["Per-class AUC (mean over seeds):", "", *table(
+            ["method", *metrics["class_names"]],
+            [[method] + [mean_sd(r["auc_per_class"][n][0]) for n in metrics["class_names"]]
+             for method, r in table_.items()])],
+        ["Calibration of the seed-averaged test probabilities (every class's sigmoid output pooled; temperature "
+         "fitted on the validation split, Guo et al. 2017; the paper reports none):", "",
+         *calibration_table({m: r["calibration"] for m, r in table_.items()}), "", "(reliability diagrams under Figures)"]
+        if table_ else [],
+        _delong_section(metrics))
     for set_name, rows in metrics.get("external", {}).items():
-        lines += ["", f"### External test set `{set_name}`: mean AUC, mean ± sd over seeds (own test split beside it)",
-                  "", "| method | external | own test split |", "|---|---|---|"]
-        lines += [f"| {m} | {_mean_sd(v)} | {_mean_sd(table[m]['mean_auc'])} |" for m, v in rows.items()]
+        report.section(f"External test set `{set_name}`: mean AUC, mean ± sd over seeds (own test split beside it)",
+                       table(["method", "external", "own test split"],
+                             [[m, mean_sd(v), mean_sd(table_[m]["mean_auc"])] for m, v in rows.items()]), level=3)
     if "table_2" in metrics:
-        lines += ["", "## Table 2: mean AUC vs masking ratio (ours / paper)", ""]
-        for method, row in metrics["table_2"].items():
-            lines.append(f"- {method}: " + ", ".join(f"{k}: {_mean_sd(v)} / {PAPER_TABLE_2[method].get(round(k, 2), '—')}"
-                                                     for k, v in row.items()))
+        report.section("Table 2: mean AUC vs masking ratio (ours / paper)", [
+            f"- {method}: " + ", ".join(f"{k}: {mean_sd(v)} / {PAPER_TABLE_2[method].get(round(k, 2), '—')}"
+                                        for k, v in row.items()) for method, row in metrics["table_2"].items()])
     if "table_5" in metrics:
-        lines += ["", "## Table 5: dual-MAE vs fraction of labelled fine-tuning data, mean ± sd over seeds "
-                  "(paper in brackets)", "", "| labelled data | AUC | sensitivity | precision | F1 |", "|---|---|---|---|---|"]
-        for fraction, row in metrics["table_5"].items():
-            paper = PAPER_TABLE_5.get(round(fraction, 2))
-            lines.append(f"| {fraction:.0%} | " + " | ".join(
-                f"{_mean_sd(row[k])}" + (f" [{paper[i]:.3f}]" if paper else "") for i, k in enumerate(TABLE_5_METRICS))
-                + " |")
-    if len({f for row in metrics.get("table_6", {}).values() for f in row}) > 1:
-        plot_label_efficiency(metrics["table_6"], metrics["split_sizes"]["train"], PAPER_TABLE_6,
-                              title="Table 6: mean AUC vs labelled images (hollow: the paper at the same fraction)",
-                              path=os.path.join(config.output_dir, "figures", "label_efficiency.png"))
-        lines += ["", "![label efficiency](figures/label_efficiency.png)"]
+        report.section("Table 5: dual-MAE vs fraction of labelled fine-tuning data, mean ± sd over seeds (paper in "
+                       "brackets)", table(["labelled data", "AUC", "sensitivity", "precision", "F1"], [
+                           [f"{fraction:.0%}"] + [beside(row[k], paper[i] if paper else None, 3, "brackets")
+                                                  for i, k in enumerate(TABLE_5_METRICS)]
+                           for fraction, row in metrics["table_5"].items()
+                           for paper in [PAPER_TABLE_5.get(round(fraction, 2))]]))
     if "table_6" in metrics:
         fractions = sorted({f for row in metrics["table_6"].values() for f in row})
-        lines += ["", "## Table 6: mean AUC of every method vs fraction of labelled data, mean ± sd over seeds "
-                  "(paper in brackets)", "", "| method | " + " | ".join(f"{f:.0%}" for f in fractions) + " |",
-                  "|---" * (len(fractions) + 1) + "|"]
-        for method, row in metrics["table_6"].items():
-            paper = PAPER_TABLE_6.get(method, {})
-            lines.append(f"| {method} | " + " | ".join(
-                (f"{_mean_sd(row[f])}" if f in row else "—") + (f" [{paper[round(f, 2)]:.3f}]" if round(f, 2) in paper
-                                                                else "") for f in fractions) + " |")
-    lines += ["", *engine.learning_curves(config), "## Figures", "",
-              *FigureLog(config.output_dir, metrics.get("figures", ())).markdown()]
-    return "\n".join(lines) + "\n"
+        report.section("Table 6: mean AUC of every method vs fraction of labelled data, mean ± sd over seeds (paper "
+                       "in brackets)", table(["method", *(f"{f:.0%}" for f in fractions)], [
+                           [method] + [beside(row[f], PAPER_TABLE_6.get(method, {}).get(round(f, 2)), 3, "brackets")
+                                       if f in row else "—" for f in fractions]
+                           for method, row in metrics["table_6"].items()]))
+    return report.markdown()
 
 
 def main(argv=None):

@@ -30,17 +30,19 @@ import json
 import math
 import os
 import shutil
+import warnings
 
 import keras
 import numpy as np
 
 from keras_cxr import distributed
 from keras_cxr.callbacks import KNNProbe, LinearProbe, WarmupCosineDecay
+from keras_cxr.metrics.calibration import fit_temperature
 from keras_cxr.models import resolve_jit_compile
 from keras_cxr.models.model_card import card_for, save_model
 from keras_cxr.optimizers import AdamW, LayerDecayAdamW
 from keras_cxr.recipes.base import _shared_dir, backup_and_restore, stage, stage_path, stream, write_json
-from keras_cxr.report import plot_training_curves
+from keras_cxr.report import FigureLog, plot_training_curves
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
@@ -266,7 +268,8 @@ def fit_stage(config, name, build, train, card=None, **options):
     """A resumable training stage whose result is the model: `models/<name>.keras` when an earlier run
     finished it, else `build()` trained by `fit(config, name, ...)`. `train`, `validation` and `callbacks` may be
     callables returning them (so a finished stage never builds its pipeline or reads its probe images).
-    `card` (a dict of `ModelCard` fields: task, class_names, normalization ...) is recorded in the saved file.
+    `card` (a dict of `ModelCard` fields: task, class_names, normalization ...) is recorded in the saved file;
+    a classifier's card gets the temperature fitted on the validation data (`calibration_temperature`).
     Returns (model, history)."""
 
     def compute():
@@ -278,7 +281,10 @@ def fit_stage(config, name, build, train, card=None, **options):
         model = build()
         fit(config, name, model, data, validation=validation, callbacks=callbacks, **options)
         if card is not None:
-            card_for(model, source=f"{_recipe_name(config)}/{name}", **card)
+            fields = dict(card)
+            if validation is not None and fields.get("task") in CLASSIFIER_TASKS:
+                fields["temperature"] = calibration_temperature(fields["task"], *_outputs_and_targets(model, validation))
+            card_for(model, source=f"{_recipe_name(config)}/{name}", **fields)
         return model
 
     model = stage(config, name, compute)
@@ -289,10 +295,44 @@ def _recipe_name(config):
     return type(config).__module__.rsplit(".", 1)[-1]
 
 
-def save_trained(config, name, model, **card):
+CLASSIFIER_TASKS = ("binary", "multiclass", "multilabel", "disease_age")
+
+
+def calibration_temperature(task, truth, probabilities):
+    """The temperature (Guo et al. 2017; `keras_cxr.metrics.fit_temperature`) of a classifier's validation
+    probabilities, for its `ModelCard`: one-hot truth of a softmax model becomes class indices; NaN labels of
+    a multi-label model are left out."""
+    probabilities, truth = np.asarray(probabilities, "float64"), np.asarray(truth, "float64")
+    try:
+        if task in ("multiclass", "disease_age"):
+            truth = np.argmax(truth, axis=1) if truth.ndim == 2 else truth
+            return float(fit_temperature(probabilities, truth, task="multiclass"))
+        return float(fit_temperature(probabilities.reshape(len(probabilities), -1), truth.reshape(len(truth), -1),
+                                     task="multilabel"))
+    except ValueError as error:  # e.g. no validation case with known truth: the card records no temperature
+        warnings.warn(f"No temperature recorded in the model card: {error}", stacklevel=2)
+        return None
+
+
+def _outputs_and_targets(model, dataset):
+    """(targets, outputs) of a model over a batched (images, targets) dataset, in order."""
+    targets, outputs = [], []
+    for i in range(len(dataset)):
+        images, target = dataset[i][:2]
+        targets.append(np.asarray(target["disease"] if isinstance(target, dict) else target))
+        output = model.predict_on_batch(images)
+        outputs.append(np.asarray(output["disease"] if isinstance(output, dict) else output))
+    return np.concatenate(targets), np.concatenate(outputs)
+
+
+def save_trained(config, name, model, validation=None, **card):
     """Saves a trained model the report shows as `models/<name>.keras` with its `ModelCard` (`card`: task,
     class_names, threshold, normalization, ...), so `keras-cxr evaluate` can validate it on another site's
-    images. For stages whose resumable result is predictions (`kind="npz"`), not the model itself."""
+    images. `validation=(truth, probabilities)` of a classifier records its temperature
+    (`calibration_temperature`). For stages whose resumable result is predictions (`kind="npz"`), not the
+    model itself."""
+    if validation is not None and card.get("task") in CLASSIFIER_TASKS:
+        card["temperature"] = calibration_temperature(card["task"], *validation)
     card_for(model, source=f"{_recipe_name(config)}/{name}", **card)
     path = stage_path(config, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -358,6 +398,12 @@ def probe_summary(history):
         if values:
             parts.append(f"{label} {values[0]:.3f} → {values[-1]:.3f} (best {max(values):.3f})")
     return ", ".join(parts)
+
+
+def report_tail(config, metrics):
+    """The end of every recipe report: the learning curves of its stages, then the figures the run drew (its
+    `FigureLog` entries in `metrics["figures"]`)."""
+    return [*learning_curves(config), "## Figures", "", *FigureLog(config.output_dir, metrics.get("figures", ())).markdown()]
 
 
 def learning_curves(config, names=None, title=None):

@@ -50,6 +50,7 @@ from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_re
 from keras_cxr.report import (FigureLog, calibration_summary, calibration_table, plot_confusion_matrix,
                               plot_image_grid, plot_metric_bars, plot_metric_lines, plot_roc_curves,
                               regression_warnings, report_warnings)
+from keras_cxr.report.document import Report, beside, mean_sd, table
 
 BACKBONES = ("vgg19", "mobilenet_v2", "shufflenet_v1", "xception", "hrnet_w32", "resnext50_32x4d", "densenet121",
              "resnet50")  # Table 1, in the paper's order
@@ -314,13 +315,14 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
                              optimizer=engine.make_optimizer("adam", config.transfer_lr), loss=losses,
                              loss_weights=loss_weights, metrics={"disease": ["accuracy"]},
                              monitor=config.transfer_monitor, keep="best")
-        engine.save_trained(config, name, model, task="disease_age", class_names=data["class_names"],
-                            notes=f"paper 002 Eq. 2-4: disease head over the classes, age head in {data['age_unit']}")
         result = {"loss": np.asarray(history["loss"])}
         for prefix, index in (("", data["splits"]["test"]), ("val__", data["splits"]["val"]),
                               *((f"external__{n}__", i) for n, i in data.get("external", {}).items())):
             predicted = engine.predict(config, model, index, config.image_size)
             result.update({prefix + "disease": predicted["disease"], prefix + "age": predicted["age"][:, 0]})
+        engine.save_trained(config, name, model, task="disease_age", class_names=data["class_names"],
+                            validation=(val_index.labels, result["val__disease"]),
+                            notes=f"paper 002 Eq. 2-4: disease head over the classes, age head in {data['age_unit']}")
         return result
 
     return stage(config, name, train, kind="npz")
@@ -406,7 +408,7 @@ def run(config=None):
     >>> from keras_cxr.recipes import infant_transfer
     >>> metrics = infant_transfer.run(infant_transfer.Config.quick(output_dir="/tmp/infant"))  # doctest: +SKIP
     """
-    return run_recipe(config or Config(), _steps, _write_markdown)
+    return run_recipe(config or Config(), _steps, write_report)
 
 
 def _steps(config):
@@ -448,62 +450,48 @@ def calibration(config, data, runs, figures):
     return found
 
 
-def _write_markdown(config, metrics):
-    table, unit = metrics["table"], metrics["age_unit"]
-    lines = ["# Infant transfer (paper 002) — run report", "",
-             "Data: " + ("synthetic phantom (adult + pediatric pretraining; pediatric normal vs abnormal with ages)"
-                         if config.transfer_dir is None else f"pretraining `{list(_dirs(config.pretrain_dir))}`, "
-                         f"transfer `{config.transfer_dir}` ({config.label_column}, {config.age_column})") +
-             f"; {config.image_size} px, seeds {list(config.seeds)}, α = {config.age_loss_weight}.", "",
-             "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", "",
-             "Sizes: " + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items()) +
-             f"; classes {metrics['class_names']}.", "",
-             "**Readings of the paper** (it does not say; `Config` documents each): backbones start the autoencoder "
-             + ("from random weights" if config.backbone_weights in (None, "", "none") else
-                f"from `{config.backbone_weights}` weights (a comparison, not the paper's reading)") +
-             f"; the pediatric test split is {config.test_fraction:.0%} of the patients held out (the paper's "
-             "accuracies are multiples of 1/38, a 38-image test set); the validation split selects the kept epoch.",
-             ""]
-    found = [w for r in table.values() for w in r["warnings"]]
-    if found:
-        lines += ["**Warnings:**", ""] + [f"- {w}" for w in found] + [""]
+def write_report(config, metrics):
+    """report.md: the preamble, calibration, Table 1 (full models), Table 2 (ablations), external sets, then the
+    learning curves and figures."""
+    table_, unit = metrics["table"], metrics["age_unit"]
+    report = Report(
+        "# Infant transfer (paper 002) — run report",
+        preamble=["Data: " + ("synthetic phantom (adult + pediatric pretraining; pediatric normal vs abnormal with ages)"
+                              if config.transfer_dir is None else f"pretraining `{list(_dirs(config.pretrain_dir))}`, "
+                              f"transfer `{config.transfer_dir}` ({config.label_column}, {config.age_column})") +
+                  f"; {config.image_size} px, seeds {list(config.seeds)}, α = {config.age_loss_weight}.",
+                  "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.",
+                  "Sizes: " + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items()) +
+                  f"; classes {metrics['class_names']}.",
+                  "**Readings of the paper** (it does not say; `Config` documents each): backbones start the "
+                  "autoencoder " + ("from random weights" if config.backbone_weights in (None, "", "none") else
+                                    f"from `{config.backbone_weights}` weights (a comparison, not the paper's reading)") +
+                  f"; the pediatric test split is {config.test_fraction:.0%} of the patients held out (the paper's "
+                  "accuracies are multiples of 1/38, a 38-image test set); the validation split selects the kept epoch."],
+        warnings=[w for r in table_.values() for w in r["warnings"]],
+        tail=engine.report_tail(config, metrics))
     if metrics.get("calibration"):
-        lines += ["## Calibration of the full models' disease probabilities (test split, first seed)", "",
-                  "Temperature fitted on the validation split (Guo et al. 2017); the paper reports none.", "",
-                  *calibration_table(metrics["calibration"]), "",
-                  "(reliability diagrams under Figures)", ""]
-    lines += ["## Table 1: full model, mean ± sd over seeds (paper accuracy / recall / precision / F1 in brackets)", "",
-              f"| backbone | accuracy | recall | precision | F1 | age MAE ({unit}) | age R² | paper |",
-              "|---|---|---|---|---|---|---|---|"]
-    for backbone in config.backbones:
-        r = table.get(f"{backbone}/full")
-        if r is None:
-            continue
-        paper = PAPER_TABLE_1.get(backbone)
-        lines.append(f"| {backbone} | " + " | ".join(f"{r[m][0]:.4f} ± {r[m][1]:.4f}" for m in
-                                                      ("accuracy", "recall", "precision", "f1")) +
-                     f" | {r['age_mae'][0]:.2f} | {r['age_r2'][0]:.3f} | "
-                     f"{' / '.join(f'{v:.4f}' for v in paper) if paper else '—'} |")
-    lines += ["", "## Table 2: ablations, accuracy mean ± sd (paper in brackets)", "",
-              "| backbone | " + " | ".join(config.variants) + " |", "|---" * (len(config.variants) + 1) + "|"]
-    for backbone in config.backbones:
-        paper = PAPER_TABLE_2.get(backbone)
-        cells = []
-        for variant in config.variants:
-            r = table.get(f"{backbone}/{variant}")
-            reference = f" [{paper[VARIANTS.index(variant)]:.4f}]" if paper else ""
-            cells.append(f"{r['accuracy'][0]:.4f} ± {r['accuracy'][1]:.4f}{reference}" if r else "—")
-        lines.append(f"| {backbone} | " + " | ".join(cells) + " |")
+        report.section("Calibration of the full models' disease probabilities (test split, first seed)",
+                       "Temperature fitted on the validation split (Guo et al. 2017); the paper reports none.",
+                       calibration_table(metrics["calibration"]), "(reliability diagrams under Figures)")
+    full = [b for b in config.backbones if f"{b}/full" in table_]
+    report.section("Table 1: full model, mean ± sd over seeds (paper accuracy / recall / precision / F1 in brackets)",
+                   table(["backbone", "accuracy", "recall", "precision", "F1", f"age MAE ({unit})", "age R²"], [
+                       [b] + [beside(table_[f"{b}/full"][m], PAPER_TABLE_1[b][i] if b in PAPER_TABLE_1 else None, 4,
+                                     "brackets") for i, m in enumerate(("accuracy", "recall", "precision", "f1"))]
+                       + [mean_sd(table_[f"{b}/full"]["age_mae"][0], 2), mean_sd(table_[f"{b}/full"]["age_r2"][0])]
+                       for b in full]))
+    report.section("Table 2: ablations, accuracy mean ± sd (paper in brackets)", table(
+        ["backbone", *config.variants],
+        [[b] + [beside(table_[f"{b}/{v}"]["accuracy"], PAPER_TABLE_2[b][VARIANTS.index(v)] if b in PAPER_TABLE_2
+                       else None, 4, "brackets") if f"{b}/{v}" in table_ else "—" for v in config.variants]
+         for b in config.backbones]))
     for set_name, rows in metrics.get("external", {}).items():
-        lines += ["", f"## External test set `{set_name}`: accuracy and macro F1, mean ± sd (own test split beside it)",
-                  "", "| model | accuracy (external / own) | F1 (external / own) |", "|---|---|---|"]
-        for key, r in rows.items():
-            own = table[key]
-            lines.append(f"| {key} | {r['accuracy'][0]:.4f} ± {r['accuracy'][1]:.4f} / {own['accuracy'][0]:.4f} | "
-                         f"{r['f1'][0]:.4f} ± {r['f1'][1]:.4f} / {own['f1'][0]:.4f} |")
-    lines += ["", *engine.learning_curves(config), "## Figures", "",
-              *FigureLog(config.output_dir, metrics.get("figures", ())).markdown()]
-    return "\n".join(lines) + "\n"
+        report.section(f"External test set `{set_name}`: accuracy and macro F1, mean ± sd (own test split beside it)",
+                       table(["model", "accuracy (external / own)", "F1 (external / own)"],
+                             [[key] + [f"{mean_sd(r[m], 4)} / {mean_sd(table_[key][m][0], 4)}" for m in ("accuracy", "f1")]
+                              for key, r in rows.items()]))
+    return report.markdown()
 
 
 def main(argv=None):

@@ -61,6 +61,7 @@ from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_re
                                     without_held_out)
 from keras_cxr.report import (FigureLog, calibration_summary, plot_activation_maps, plot_image_grid, plot_mask_outlines,
                               plot_pr_curves, plot_roc_curves, report_warnings, segmentation_warnings)
+from keras_cxr.report.document import Report, mean_sd, table
 from keras_cxr.stats import bootstrap_ci
 
 STRATEGIES = ("vit_scratch", "ss_in", "ss_cxr")  # §4.2: 1) supervised ViT-S, 2) SS-IN, 3) SS-CXR
@@ -433,8 +434,6 @@ def finetune(config, data, task, strategy, gmml):
             metrics=["accuracy", keras.metrics.AUC(name="auc")],
             monitor="loss" if config.finetune_monitor == "last" else config.finetune_monitor,
             keep="last" if config.finetune_monitor == "last" else "best")
-        engine.save_trained(config, name, model, task="multiclass", class_names=class_names, normalization="imagenet",
-                            notes=f"paper 001 task {task}: argmax of the softmax")
         result = {"loss": np.asarray(history["loss"])}
         for split, index in sets.items():
             if split == "train":
@@ -442,6 +441,9 @@ def finetune(config, data, task, strategy, gmml):
             result[f"{split}__probabilities"] = engine.predict(config, model, index, config.image_size,
                                                                normalize="imagenet")
             result[f"{split}__labels"] = index.labels
+        engine.save_trained(config, name, model, task="multiclass", class_names=class_names, normalization="imagenet",
+                            validation=(result["val__labels"], result["val__probabilities"]),
+                            notes=f"paper 001 task {task}: argmax of the softmax")
         shown = sets[SAME_SITES] if SAME_SITES in sets else sets["val"]
         images = stream(config, shown.subset(np.arange(min(config.num_attention_images, len(shown)))),
                         config.image_size, shuffle=False, target=None, batch_size=config.num_attention_images)[0][0]
@@ -478,7 +480,9 @@ def segment(config, data, strategy, gmml):
         epochs=config.segmentation_epochs, keep="last", monitor="loss",
         optimizer=engine.make_optimizer("adamw", config.segmentation_lr, weight_decay=config.segmentation_weight_decay,
                                         skip_weight_decay_1d=False),
-        loss=DiceBCELoss())
+        loss=DiceBCELoss(),
+        card=dict(task="segmentation", class_names=["lung"], input_size=(size, size), normalization="imagenet",
+                  threshold=0.5, notes="paper 001 §4.3: UNETR lung mask probability per pixel; lungs at >= 0.5"))
     return model
 
 
@@ -593,7 +597,7 @@ def run(config=None):
     >>> from keras_cxr.recipes import ss_cxr
     >>> metrics = ss_cxr.run(ss_cxr.Config.quick(output_dir="/tmp/ss_cxr"))  # doctest: +SKIP
     """
-    return run_recipe(config or Config(), _steps, _write_markdown)
+    return run_recipe(config or Config(), _steps, write_report)
 
 
 def _steps(config):
@@ -646,73 +650,67 @@ def _unsupported(data, task):
     return None
 
 
-def _fmt(value, digits=3):
-    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+def _classification_cell(task, strategy, split, row):
+    """One strategy × test-set cell: accuracy % [95 % CI] (paper), per-class rates, ECE before → after T."""
+    if row is None:
+        return "—"
+    low, high = row["accuracy_ci95"]
+    paper_split = "same sites" if split == SAME_SITES else split
+    paper = PAPER_TABLES.get(task, {}).get(strategy, {}).get(paper_split)
+    per_class = "; ".join(f"{c}: " + "/".join(mean_sd(m[k]) for k in ("tpr", "fpr", "fnr", "auc_pr", "auc_roc"))
+                          for c, m in row["per_class"].items())
+    rates = PAPER_RATES.get(task, {}).get(strategy, {}).get(paper_split)
+    rates = "" if rates is None else "<br>paper (as printed): " + "; ".join(
+        "/".join(mean_sd(v) for v in r) for r in (rates if isinstance(rates[0], tuple) else (rates,)))
+    calibration = row.get("calibration")
+    calibration = "" if calibration is None else (
+        f"<br>ECE {calibration['ece']:.3f} → {calibration['ece_after_temperature']:.3f} after temperature "
+        f"{calibration['temperature']:.2f}")
+    return (f"{100 * row['accuracy']:.2f} [{100 * low:.1f}–{100 * high:.1f}]" + (f" (paper {paper})" if paper is not None
+            else "") + f"<br>n={row['num_images']}; {per_class}" + rates + calibration)
 
 
-def _write_markdown(config, metrics):
-    lines = ["# SS-CXR (paper 001) — run report", "",
-             "Data: " + ("synthetic phantom (adult pretraining and fine-tuning, pediatric shifted test set)"
-                         if config.classify_dir is None else
-                         f"pretraining `{list(_dirs(config.pretrain_dir)) or 'phantom'}`, fine-tuning `{config.classify_dir}`") +
-             f"; ViT {config.embed_dim}/{config.depth}/{config.num_heads}, pretraining {config.pretrain_image_size} px, "
-             f"fine-tuning {config.image_size} px, seed {config.seed}.", "",
-             "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.", ""]
-    lines += [f"- {note}" for note in metrics["notes"]] + [""]
-    lines += ["Sizes: " + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items()), ""]
-    if metrics["left_out"]:
-        lines += ["**Left out:**", ""] + [f"- {k}: {v}" for k, v in metrics["left_out"].items()] + [""]
-    found = [w for task in metrics["classification"].values() for table in task.values() for row in table.values()
+def write_report(config, metrics):
+    """report.md: the preamble, one section per classification task (Tables 1–4), Table 5 (segmentation),
+    then the learning curves and figures."""
+    found = [w for task in metrics["classification"].values() for table_ in task.values() for row in table_.values()
              for w in row["warnings"]] + [w for row in metrics["segmentation"].values() for w in row.get("warnings", [])]
-    if found:
-        lines += ["**Warnings** (models whose numbers below are not results; train longer or on more data):", ""]
-        lines += [f"- {w}" for w in found[:40]] + ([f"- ... and {len(found) - 40} more"] if len(found) > 40 else [])
-        lines.append("")
-    if any(task in PAPER_RATES for task in metrics["classification"]):
-        lines += ["Rates: ours per class with the standard definitions (FPR = FP / (FP + TN), FNR = FN / (FN + TP)). "
-                  "The paper's rows are shown as printed (TPR / FPR / FNR / AUC-PR / AUC-ROC); in almost every row "
-                  "its FPR equals 1 − TPR, so its FPR and FNR columns read as swapped (`PAPER_RATES`).", ""]
+    report = Report(
+        "# SS-CXR (paper 001) — run report",
+        preamble=["Data: " + ("synthetic phantom (adult pretraining and fine-tuning, pediatric shifted test set)"
+                              if config.classify_dir is None else
+                              f"pretraining `{list(_dirs(config.pretrain_dir)) or 'phantom'}`, fine-tuning "
+                              f"`{config.classify_dir}`") +
+                  f"; ViT {config.embed_dim}/{config.depth}/{config.num_heads}, pretraining "
+                  f"{config.pretrain_image_size} px, fine-tuning {config.image_size} px, seed {config.seed}.",
+                  "Quick or phantom runs only exercise the pipeline; they are not comparable with the paper.",
+                  *(f"- {note}" for note in metrics["notes"]),
+                  "Sizes: " + ", ".join(f"{k} {v}" for k, v in metrics["sizes"].items()),
+                  *(["**Left out:**", *(f"- {k}: {v}" for k, v in metrics["left_out"].items())]
+                    if metrics["left_out"] else []),
+                  "Rates: ours per class with the standard definitions (FPR = FP / (FP + TN), FNR = FN / (FN + TP)). "
+                  "The paper's rows are shown as printed (TPR / FPR / FNR / AUC-PR / AUC-ROC); in almost every row its "
+                  "FPR equals 1 − TPR, so its FPR and FNR columns read as swapped (`PAPER_RATES`)."
+                  if any(task in PAPER_RATES for task in metrics["classification"]) else None],
+        warnings=found,
+        tail=engine.report_tail(config, metrics))
     for task, by_strategy in metrics["classification"].items():
-        lines += [f"## {task} (paper Table {_table_of(task)}): accuracy % [95 % CI], per class TPR / FPR / FNR / "
-                  "AUC-PR / AUC-ROC; expected calibration error (15 bins) before → after temperature scaling fitted "
-                  "on the validation split (Guo et al. 2017; `figures/reliability_*.png`)", ""]
-        splits = sorted({s for table in by_strategy.values() for s in table if s != "val"}, key=lambda s: (s != SAME_SITES, s))
-        lines += ["| strategy | " + " | ".join(splits) + " |", "|---" * (len(splits) + 1) + "|"]
-        for strategy, table in by_strategy.items():
-            cells = []
-            for split in splits:
-                row = table.get(split)
-                if row is None:
-                    cells.append("—")
-                    continue
-                low, high = row["accuracy_ci95"]
-                paper = PAPER_TABLES.get(task, {}).get(strategy, {}).get("same sites" if split == SAME_SITES else split)
-                per_class = "; ".join(f"{c}: {_fmt(m['tpr'])}/{_fmt(m['fpr'])}/{_fmt(m['fnr'])}/{_fmt(m['auc_pr'])}/"
-                                      f"{_fmt(m['auc_roc'])}" for c, m in row["per_class"].items())
-                rates = PAPER_RATES.get(task, {}).get(strategy, {}).get("same sites" if split == SAME_SITES else split)
-                rates = "" if rates is None else "<br>paper (as printed): " + "; ".join(
-                    "/".join(_fmt(v) for v in r) for r in (rates if isinstance(rates[0], tuple) else (rates,)))
-                calibration = row.get("calibration")
-                calibration = "" if calibration is None else (
-                    f"<br>ECE {calibration['ece']:.3f} → {calibration['ece_after_temperature']:.3f} after temperature "
-                    f"{calibration['temperature']:.2f}")
-                cells.append(f"{100 * row['accuracy']:.2f} [{100 * low:.1f}–{100 * high:.1f}]"
-                             + (f" (paper {paper})" if paper is not None else "") + f"<br>n={row['num_images']}; {per_class}"
-                             + rates + calibration)
-            lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
-        lines.append("")
+        splits = sorted({s for table_ in by_strategy.values() for s in table_ if s != "val"},
+                        key=lambda s: (s != SAME_SITES, s))
+        report.section(f"{task} (paper Table {_table_of(task)}): accuracy % [95 % CI], per class TPR / FPR / FNR / "
+                       "AUC-PR / AUC-ROC; expected calibration error (15 bins) before → after temperature scaling "
+                       "fitted on the validation split (Guo et al. 2017; `figures/reliability_*.png`)",
+                       table(["strategy", *splits], [[strategy] + [_classification_cell(task, strategy, split,
+                                                                                        table_.get(split))
+                                                                   for split in splits]
+                                                     for strategy, table_ in by_strategy.items()]))
     if metrics["segmentation"]:
-        lines += ["## Table 5: lung segmentation (mean ± sd over test images; HD95 in pixels)", "",
-                  "| model | IoU | Dice | HD95 | paper IoU / Dice / HD95 |", "|---|---|---|---|---|"]
-        for strategy, row in metrics["segmentation"].items():
-            paper = PAPER_TABLE_5.get(strategy, {})
-            lines.append(f"| {strategy} | {row['iou'][0]:.4f} ± {row['iou'][1]:.4f} | {row['dice'][0]:.4f} ± "
-                         f"{row['dice'][1]:.4f} | {row['hd95'][0]:.2f} ± {row['hd95'][1]:.2f} | "
-                         f"{paper.get('iou', '—')} / {paper.get('dice', '—')} / {paper.get('hd95', '—')} |")
-        lines.append("")
-    lines += [*engine.learning_curves(config), "## Figures", "",
-              *FigureLog(config.output_dir, metrics.get("figures", ())).markdown()]
-    return "\n".join(lines) + "\n"
+        report.section("Table 5: lung segmentation (mean ± sd over test images; HD95 in pixels)", table(
+            ["model", "IoU", "Dice", "HD95", "paper IoU / Dice / HD95"],
+            [[strategy, mean_sd(row["iou"], 4), mean_sd(row["dice"], 4), mean_sd(row["hd95"], 2),
+              " / ".join(str(PAPER_TABLE_5.get(strategy, {}).get(k, "—")) for k in ("iou", "dice", "hd95"))]
+             for strategy, row in metrics["segmentation"].items()]))
+    return report.markdown()
 
 
 def _table_of(task):

@@ -59,7 +59,9 @@ from keras_cxr.recipes import engine
 from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stage_path,
                                     stream)
-from keras_cxr.report import calibration_summary, calibration_table, report_warnings, restoration_warnings
+from keras_cxr.report import (FigureLog, calibration_summary, calibration_table, report_warnings,
+                              restoration_warnings)
+from keras_cxr.report.document import Report, beside, image_row, table
 from keras_cxr.stats import compare_sensitivities
 
 PAPER_TABLE_2 = {
@@ -289,7 +291,9 @@ def _segmenter(config, data):
                                   shuffle=False) if len(val) else None,
         epochs=config.segmentation_epochs,
         optimizer=engine.make_optimizer("adam", config.pretext_learning_rate), loss=DiceBCELoss(),
-        metrics=["binary_accuracy"], monitor="val_loss")
+        metrics=["binary_accuracy"], monitor="val_loss",
+        card=dict(task="segmentation", class_names=["lung"], input_size=(size, size), threshold=0.5,
+                  notes="paper 003 §2.1: lung mask probability per pixel; lungs at >= 0.5"))
     return model
 
 
@@ -511,7 +515,7 @@ def ensemble(config, data, models):
 
 
 # --------------------------------------------------------------------------------------------- evaluation
-def evaluate(config, data, probabilities, models):
+def evaluate(config, data, probabilities, models, figures):
     """Table 3 metrics, pairwise sensitivity Z-tests (§2.6) and Score-CAM boxes (§2.4) on the test split."""
     test = data["classify"]["test"]
     y_true, test_boxes = labels_of(test), boxes_of(test)
@@ -524,7 +528,7 @@ def evaluate(config, data, probabilities, models):
                                     confidence=config.confidence, method=config.ci_method)
     y_val = labels_of(data["classify"]["val"])
     calibration = {name: calibration_summary(y_val, probabilities["val"][name][:, 1], y_true, prob[:, 1], "binary",
-                                             path=os.path.join(config.output_dir, "figures", f"reliability_{name}.png"),
+                                             path=figures.record(f"reliability_{name}", f"reliability {name}"),
                                              title=f"Reliability {name} (test split)")
                    for name, prob in probabilities["test"].items()}
     abnormal = np.flatnonzero(y_true == 1)[: config.num_cam_images]
@@ -550,9 +554,8 @@ def _table_3_row(report):
     return {m: float(source[m]) for m in TABLE_3_METRICS}
 
 
-def report(config, data, pretext_results, evaluation, extras):
-    """Writes metrics.json, the figures and report.md (paper numbers beside ours) into `config.output_dir`."""
-    out = config.output_dir
+def report(config, data, pretext_results, evaluation, extras, figures):
+    """The run's metrics (metrics.json) and figures (drawn through `figures`, a `FigureLog`)."""
     table_2 = {task: result["scores"] for task, result in pretext_results.items()}
     table_3 = {name: _table_3_row(rep) for name, rep in evaluation["reports"].items()}
     z_records = evaluation["z_tests"].to_dict("records") if hasattr(evaluation["z_tests"], "to_dict") \
@@ -580,30 +583,22 @@ def report(config, data, pretext_results, evaluation, extras):
     metrics.update(_degenerate(table_2, evaluation["reports"]))
     for record in z_records:
         record["note"] = plots.comparison_note(record["model_a"], record["model_b"], metrics["degenerate"])
-    figures = {}
     for task, result in pretext_results.items():
-        figures[f"{task}_examples"] = f"figures/{task}_examples.png"
-        plots.plot_image_grid(result["examples"], title=f"{task}: original / degraded / restored",
-                              path=os.path.join(out, figures[f"{task}_examples"]))
+        figures.draw(plots.plot_image_grid, f"{task}_examples", result["examples"],
+                     title=f"{task}: original / degraded / restored", caption=task)
     for name, rep in evaluation["reports"].items():
-        key = f"confusion_{name}"
-        figures[key] = f"figures/confusion_{name}.png"
-        plots.plot_confusion_matrix(rep["confusion_matrix"], ["normal", "abnormal"], title=name,
-                                    path=os.path.join(out, figures[key]))
-    figures["metric_bars"] = "figures/metric_bars.png"
-    plots.plot_metric_bars(table_3, metrics=TABLE_3_METRICS, path=os.path.join(out, figures["metric_bars"]))
-    figures["sensitivity_z_tests"] = "figures/sensitivity_z_tests.png"
-    plots.plot_sensitivity_differences(z_records, alpha=1 - config.confidence,
-                                       path=os.path.join(out, figures["sensitivity_z_tests"]))
-    images = evaluation["cam_images"]
+        figures.draw(plots.plot_confusion_matrix, f"confusion_{name}", rep["confusion_matrix"], ["normal", "abnormal"],
+                     title=name, caption=f"confusion {name}")
+    figures.draw(plots.plot_metric_bars, "metric_bars", table_3, metrics=TABLE_3_METRICS,
+                 caption="Fig. 6: classification metrics")
+    figures.draw(plots.plot_sensitivity_differences, "sensitivity_z_tests", z_records, alpha=1 - config.confidence,
+                 caption="Fig. 7: pairwise sensitivity z-tests")
     gt = [boxes_of(data["classify"]["test"])[i] for i in evaluation["cam_indices"]]
     for name, cam in evaluation["cams"].items():
-        key = f"score_cam_{name}"
-        figures[key] = f"figures/score_cam_{name}.png"
-        plots.plot_activation_maps(images, cam["maps"], boxes=cam["boxes"], gt_boxes=gt,
-                                   title=f"Score-CAM {name} (yellow: from map, green: ground truth)",
-                                   path=os.path.join(out, figures[key]))
-    metrics["figures"] = figures
+        figures.draw(plots.plot_activation_maps, f"score_cam_{name}", evaluation["cam_images"], cam["maps"],
+                     boxes=cam["boxes"], gt_boxes=gt, caption=f"Score-CAM {name}",
+                     title=f"Score-CAM {name} (yellow: from map, green: ground truth)")
+    metrics["figures"] = figures.entries
     return metrics
 
 
@@ -637,24 +632,21 @@ def _lung_crop_note(config, metrics):
     return note
 
 
-def _external_lines(metrics, label):
-    """One table per `--test-dir` set: each model's AUC, balanced accuracy, sensitivity and specificity there,
-    beside the same numbers on the run's own test split."""
-    lines = []
-    for set_name, rows in metrics.get("external", {}).items():
-        count = next(iter(rows.values()))["num_images"]
-        lines += ["", f"### External test set `{set_name}` ({count} images); each cell: external / own test split", "",
-                  "| model | AUC | balanced accuracy | sensitivity | specificity |", "|---|---|---|---|---|"]
-        for name, row in rows.items():
-            own = {**metrics["table_3"][name], "auc_roc": metrics["classification_reports"][name]["binary"]["auc_roc"]}
-            lines.append(f"| {label(name)} | " + " | ".join(f"{row[m]:.4f} / {own[m]:.4f}" for m in
-                                                             ("auc_roc", "balanced_accuracy", "sensitivity",
-                                                              "specificity")) + " |")
-    return lines
+def _external_rows(metrics, set_name, label):
+    """Each model's AUC, balanced accuracy, sensitivity and specificity on external set `set_name`, beside the
+    same numbers on the run's own test split."""
+    rows = []
+    for name, row in metrics["external"][set_name].items():
+        own = {**metrics["table_3"][name], "auc_roc": metrics["classification_reports"][name]["binary"]["auc_roc"]}
+        rows.append([label(name)] + [beside(row[m], own[m]) for m in ("auc_roc", "balanced_accuracy", "sensitivity",
+                                                                      "specificity")])
+    return table(["model", "AUC", "balanced accuracy", "sensitivity", "specificity"], rows)
 
 
-def _write_markdown(config, metrics):
-    figures = metrics["figures"]
+def write_report(config, metrics):
+    """report.md: the preamble, then Table 2, Table 3 (with external sets and calibration), the Z-tests (§2.6)
+    and Score-CAM (§2.4), then the learning curves."""
+    figures = FigureLog(config.output_dir, metrics["figures"])
 
     def label(name):  # "B (random init)" when B was not ImageNet-initialized
         return metrics["baseline"]["name"] if name == "B" else name
@@ -663,67 +655,47 @@ def _write_markdown(config, metrics):
         f"pretext: `{config.pretext_dir}`, classification: `{config.classify_csv or config.classify_dir}`")
     if metrics.get("classify_pool"):
         data_note += f" ({metrics['classify_pool']})"
-    lines = [
-        "# VGG-16 Sharp U-Net pretext learning (paper 003) — run report", "",
-        f"Data: {data_note}. Image size {config.image_size}, width multiplier {config.width_multiplier}, "
-        f"seed {config.seed}. Split sizes: `{json.dumps(metrics['split_sizes'])}`.", "",
-        f"Lung cropping (§2.1): {_lung_crop_note(config, metrics)}.", "",
-        "Paper numbers come from Kermany + VinDr-PCXR at 224 px with full-width models; a quick or phantom run "
-        "is not expected to match them, only to exercise every step.", "",
-    ]
-    if metrics.get("warnings"):
-        lines += ["## Warnings — degenerate models", "",
-                  "These models did not learn; their numbers below are not results (train longer, or tune the "
-                  "learning rates):", ""] + [f"- {w}" for w in metrics["warnings"]] + [""]
-    lines += [
-        "## Table 2 — denoising / deblurring (test split)", "",
-        "| task | PSNR (ours) | PSNR (paper) | SSIM (ours) | SSIM (paper) | HaarPSI (ours) | HaarPSI (paper) | "
-        "PSNR of degraded input |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for task, ours in metrics["table_2"].items():
-        paper = PAPER_TABLE_2[task]
-        lines.append(f"| {task} | {ours['psnr']:.4f} | {paper['psnr']:.4f} | {ours['ssim']:.4f} | {paper['ssim']:.4f} "
-                     f"| {ours['haarpsi']:.4f} | {paper['haarpsi']:.4f} | {ours['degraded_psnr']:.4f} |")
-    lines += ["", "| denoising | deblurring |", "|---|---|",
-              f"| ![]({figures['denoising_examples']}) | ![]({figures['deblurring_examples']}) |", "",
-              "## Table 3 — classification (test split, threshold 0.5); each cell: ours / paper", "",
-              "| model | " + " | ".join(TABLE_3_METRICS) + " |", "|---" * (len(TABLE_3_METRICS) + 1) + "|"]
+    report = Report(
+        "# VGG-16 Sharp U-Net pretext learning (paper 003) — run report",
+        preamble=[f"Data: {data_note}. Image size {config.image_size}, width multiplier {config.width_multiplier}, "
+                  f"seed {config.seed}. Split sizes: `{json.dumps(metrics['split_sizes'])}`.",
+                  f"Lung cropping (§2.1): {_lung_crop_note(config, metrics)}.",
+                  "Paper numbers come from Kermany + VinDr-PCXR at 224 px with full-width models; a quick or phantom "
+                  "run is not expected to match them, only to exercise every step."],
+        warnings=metrics.get("warnings", ()), tail=engine.learning_curves(config))
+    report.section("Table 2 — denoising / deblurring (test split); each cell: ours / paper", table(
+        ["task", "PSNR", "SSIM", "HaarPSI", "PSNR of degraded input"],
+        [[task] + [beside(ours[m], PAPER_TABLE_2[task][m]) for m in ("psnr", "ssim", "haarpsi")] + [ours["degraded_psnr"]]
+         for task, ours in metrics["table_2"].items()]),
+        image_row({task: f"figures/{task}_examples.png" for task in metrics["table_2"]}))
     random_baseline = not metrics["baseline"]["weights"]
-    for name, ours in metrics["table_3"].items():
-        paper = PAPER_TABLE_3[name]
-        cells = (f"{ours[m]:.4f} / " + ("—" if name == "B" and random_baseline else f"{paper[m]:.4f}")
-                 for m in TABLE_3_METRICS)
-        lines.append(f"| {label(name)} | " + " | ".join(cells) + " |")
-    if random_baseline:
-        lines += ["", "B (random init) is VGG-16 trained from random initialization (`--baseline-weights none`), "
-                  "not the paper's ImageNet-pretrained B, so no paper numbers stand beside it."]
-    lines += _external_lines(metrics, label)
-    lines += ["", "### Calibration of the abnormal probability (test split)", "",
-              "Expected calibration error before and after temperature scaling fitted on the validation split "
-              "(Guo et al. 2017); the paper reports none.", "",
-              *calibration_table({label(n): row for n, row in metrics["calibration"].items()}), "",
-              "| " + " | ".join(f"reliability {label(n)}" for n in metrics["calibration"]) + " |",
-              "|---" * len(metrics["calibration"]) + "|",
-              "| " + " | ".join(f"![](figures/reliability_{n}.png)" for n in metrics["calibration"]) + " |"]
-    lines += ["", f"SLSQP weights (fitted on the validation split): `{metrics['slsqp_weights']}`", "",
-              f"![metric bars]({figures['metric_bars']})", "",
-              "| " + " | ".join(f"confusion {label(n)}" for n in metrics["table_3"]) + " |",
-              "|---" * len(metrics["table_3"]) + "|",
-              "| " + " | ".join(f"![]({figures['confusion_' + n]})" for n in metrics["table_3"]) + " |", "",
-              "## Pairwise sensitivity Z-tests (§2.6, Eq. 9–12)", "",
-              "| pair | Δ sensitivity | Δ SE | z | p | significant |", "|---|---|---|---|---|---|"]
-    for r in metrics["sensitivity_z_tests"]:
-        significant = f"{r['significant']} ({r['note']})" if r.get("note") else r["significant"]
-        lines.append(f"| {label(r['model_b'])} − {label(r['model_a'])} | {r['delta_sensitivity']:.4f} | {r['delta_se']:.4f} | "
-                     f"{r['z']:.3f} | {r['p']:.4g} | {significant} |")
-    lines += ["", f"![z tests]({figures['sensitivity_z_tests']})", "",
-              "## Score-CAM (§2.4) on abnormal test images", "",
-              "Mean IoU of the map's box with the best-matching ground-truth box: "
-              f"`{metrics['score_cam_mean_iou']}`", ""]
-    lines += [f"![{k}]({v})" for k, v in figures.items() if k.startswith("score_cam")]
-    lines += [""] + engine.learning_curves(config)
-    return "\n".join(lines) + "\n"
+    report.section(f"Table 3 — classification (test split, threshold {config.threshold}); each cell: ours / paper", table(
+        ["model", *TABLE_3_METRICS],
+        [[label(name)] + [beside(ours[m], None if name == "B" and random_baseline else PAPER_TABLE_3[name][m])
+                          for m in TABLE_3_METRICS] for name, ours in metrics["table_3"].items()]),
+        "B (random init) is VGG-16 trained from random initialization (`--baseline-weights none`), not the paper's "
+        "ImageNet-pretrained B, so no paper numbers stand beside it." if random_baseline else [],
+        f"SLSQP weights (fitted on the validation split): `{metrics['slsqp_weights']}`",
+        figures.markdown("metric_bars"),
+        image_row({f"confusion {label(n)}": f"figures/confusion_{n}.png" for n in metrics["table_3"]}))
+    for set_name, rows in metrics["external"].items():
+        report.section(f"External test set `{set_name}` ({next(iter(rows.values()))['num_images']} images); each "
+                       "cell: external / own test split", _external_rows(metrics, set_name, label), level=3)
+    report.section("Calibration of the abnormal probability (test split)",
+                   "Expected calibration error before and after temperature scaling fitted on the validation split "
+                   "(Guo et al. 2017); the paper reports none.",
+                   calibration_table({label(n): row for n, row in metrics["calibration"].items()}),
+                   image_row({f"reliability {label(n)}": f"figures/reliability_{n}.png" for n in metrics["calibration"]}),
+                   level=3)
+    report.section("Pairwise sensitivity Z-tests (§2.6, Eq. 9–12)", table(
+        ["pair", "Δ sensitivity", "Δ SE", "z", "p", "significant"],
+        [[f"{label(r['model_b'])} − {label(r['model_a'])}", r["delta_sensitivity"], r["delta_se"], f"{r['z']:.3f}",
+          f"{r['p']:.4g}", f"{r['significant']} ({r['note']})" if r.get("note") else str(r["significant"])]
+         for r in metrics["sensitivity_z_tests"]]), figures.markdown("sensitivity_z_tests"))
+    report.section("Score-CAM (§2.4) on abnormal test images",
+                   f"Mean IoU of the map's box with the best-matching ground-truth box: `{metrics['score_cam_mean_iou']}`",
+                   figures.markdown("score_cam"))
+    return report.markdown()
 
 
 def run(config=None):
@@ -735,7 +707,7 @@ def run(config=None):
     >>> sorted(metrics["table_3"])  # doctest: +SKIP
     ['A-F', 'B', 'Deb-P', 'Den-P', 'SA', 'SLSQP-WA']
     """
-    return run_recipe(config or Config(), _steps, _write_markdown)
+    return run_recipe(config or Config(), _steps, write_report)
 
 
 def _steps(config):
@@ -744,8 +716,9 @@ def _steps(config):
     pretext_results = {task: pretrain(config, data, task) for task in PRETEXT_TASKS}
     models, _ = finetune(config, data, {task: r["model"] for task, r in pretext_results.items()})
     probabilities, extras, _, _ = ensemble(config, data, models)
-    evaluation = evaluate(config, data, probabilities, models)
-    return report(config, data, pretext_results, evaluation, extras)
+    figures = FigureLog(config.output_dir)
+    evaluation = evaluate(config, data, probabilities, models, figures)
+    return report(config, data, pretext_results, evaluation, extras, figures)
 
 
 def main(argv=None):

@@ -9,3 +9,4 @@ from keras_cxr.report.degenerate import (classifier_warnings, comparison_note, r
                                         restoration_warnings, segmentation_warnings)
 from keras_cxr.report.calibration import calibration_summary, calibration_table, plot_reliability_diagram
 from keras_cxr.report.figure_log import FigureLog
+from keras_cxr.report.document import Report, beside, image_row, mean_sd, table, warning_lines

@@ -127,3 +127,28 @@ def test_cli_evaluate_and_predict(tmp_path, folder):
     assert os.path.exists(tmp_path / "e" / "report.md")
     assert main(["predict", "--model", path, os.path.join(folder, "images"), "--output", str(tmp_path / "p.csv")]) == 0
     assert len(pd.read_csv(tmp_path / "p.csv")) == 80
+
+
+def test_a_cards_temperature_calibrates_predict_and_evaluate(tmp_path, folder):
+    """The temperature a recipe records (`ModelCard.temperature`) survives saving, gives `predict` calibrated
+    columns equal to sigmoid(logit(p) / T), and is what `evaluate` scales by when none is passed."""
+    from keras_cxr.metrics import expected_calibration_error
+
+    model = _brightness_model()
+    model.card = model.card.replace(temperature=2.5)
+    path = str(tmp_path / "t.keras")
+    save_model(model, path)
+    assert read_card(path).temperature == 2.5
+    table = predict_images(path, [os.path.join(folder, "images")])
+    p = table["abnormal"].to_numpy(float)
+    expected = 1 / (1 + np.exp(-np.log(p / (1 - p)) / 2.5))
+    np.testing.assert_allclose(table["abnormal_calibrated"], expected, atol=1e-5)
+    metrics = evaluate_model(path, folder, num_resamples=20)
+    truth = pd.read_csv(os.path.join(folder, "labels.csv"))["abnormal"].to_numpy()
+    scores = dict(zip(table["path"].map(os.path.basename), expected))
+    order = [scores[name] for name in pd.read_csv(os.path.join(folder, "labels.csv"))["filename"]]
+    assert metrics["calibration"]["temperature"] == 2.5
+    assert metrics["calibration"]["ece_uniform_after_temperature"] == pytest.approx(
+        expected_calibration_error(truth, np.asarray(order)), abs=1e-5)
+    with pytest.raises(ModelCardError, match="temperature must be > 0"):
+        model.card.replace(temperature=0.0)

@@ -158,7 +158,7 @@ def test_official_test_split_is_used_when_the_layout_has_one(tmp_path):
 
 def test_report_names_the_test_split(tmp_path):
     (tmp_path / "figures").mkdir()
-    text = dual_mae._write_markdown(dual_mae.Config.quick(output_dir=str(tmp_path)), {
+    text = dual_mae.write_report(dual_mae.Config.quick(output_dir=str(tmp_path)), {
         "table_3_4": {}, "class_names": ["a"], "split_sizes": {"train": 3, "val": 1, "test": 2},
         "test_split": "the official test split, 2 images"})
     assert "Test split: the official test split, 2 images" in text
