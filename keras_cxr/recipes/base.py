@@ -63,6 +63,17 @@ class RecipeConfig:
     # into the stage's history and learning curves. probe_images = 0 turns them off.
     probe_every: int = 1
     probe_images: int = 300
+    # Evaluation protocols beside fine-tuning (`keras_cxr.recipes.protocols`; not in papers 001-003):
+    # linear probing of each frozen pretrained encoder, with facebookresearch/mae main_linprobe.py's settings
+    # (SGD momentum 0.9, no weight decay, lr = blr x batch / 256, warm-up + cosine) ...
+    linear_probe: bool = False
+    linprobe_blr: float = 0.1  # mae main_linprobe.py --blr
+    linprobe_epochs: int = 90  # mae main_linprobe.py --epochs
+    linprobe_warmup_epochs: int = 10  # mae main_linprobe.py --warmup_epochs
+    # ... and a label-efficiency sweep: the pretrained model and its from-scratch twin fine-tuned on these
+    # nested, patient-level fractions of the training labels (e.g. 0.1 0.5 1.0; 1.0 is the main run), drawn as
+    # metric vs labelled images. () = off (each fraction is another round of fine-tuning).
+    label_fractions: tuple = ()
 
 
 def write_json(value, path):

@@ -48,11 +48,11 @@ from sklearn.metrics import roc_auc_score
 
 from keras_cxr.callbacks import EMATargetUpdate, scaled_lr
 from keras_cxr.data import (DatasetIndex, MAEPretrainAugmentation, denormalize_imagenet, index_any, index_labels_csv,
-                            index_sources, normalize_imagenet, patient_split_indices, phantom_index, randaugment)
+                            index_sources, normalize_imagenet, phantom_index, randaugment)
 from keras_cxr.data.layouts import index_with_official_split, official_test_split
 from keras_cxr.metrics import classification_report, find_threshold
-from keras_cxr.models import create_model, linear_probe, probe_features
-from keras_cxr.recipes import engine
+from keras_cxr.models import create_model
+from keras_cxr.recipes import engine, protocols
 from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
@@ -152,10 +152,8 @@ class Config(RecipeConfig):
     # each self-supervised encoder (MAE, dual-MAE) frozen, BatchNorm without affine, one linear layer, SGD
     # momentum 0.9 (mae: LARS at batch 16,384, which small batches do not need) at lr = blr x batch / 256 on
     # warm-up + cosine, no weight decay; reported as "<method>_linprobe" rows. False: fine-tuning only.
+    # (`keras_cxr.recipes.protocols`; linprobe_blr / _epochs / _warmup_epochs: RecipeConfig's, mae's defaults)
     linear_probe: bool = True
-    linprobe_blr: float = 0.1  # mae main_linprobe.py --blr
-    linprobe_epochs: int = 90  # mae main_linprobe.py --epochs
-    linprobe_warmup_epochs: int = 10  # mae main_linprobe.py --warmup_epochs
     bootstrap_resamples: int = 1000  # not in the paper: CIs on mean AUC
 
     @classmethod
@@ -438,18 +436,9 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
 
     def train():
         keras.utils.set_random_seed(seed)
-        train_index = data["splits"]["train"]
-        if fraction < 1.0:
-            keep = patient_split_indices(len(train_index), (fraction, 1 - fraction),
-                                         groups=train_index.frame["patient_id"].to_numpy(),
-                                         stratify=np.nan_to_num(train_index.labels), seed=seed,
-                                         names=("keep", "drop"))["keep"]
-            if len(keep) == 0:
-                raise ValueError(f"label fraction {fraction} keeps none of the {len(train_index)} training images; "
-                                 "use a larger fraction (--label-fractions / --table-6-fractions) or more data.")
-            train_index = train_index.subset(keep)
+        train_index = protocols.labelled_fraction(data["splits"]["train"], fraction, seed)
         if probing:
-            model = linear_probe(probe_features(pretrained), len(data["class_names"]), "sigmoid")
+            model = protocols.probe_model(pretrained, len(data["class_names"]), "sigmoid")
         else:
             model = build_classifier(config, method, pretrained, len(data["class_names"]))
         batch_size = min(config.finetune_batch_size, len(train_index))
@@ -463,10 +452,7 @@ def finetune(config, data, method, pretrained, seed, fraction=1.0, variant="", p
                             batch_size=64, shuffle=False, normalize="imagenet")
         layer_decay = config.layer_decay if method in ("mae", "dual_mae") else None
         if probing:
-            epochs = config.linprobe_epochs
-            optimizer = lambda steps: engine.make_optimizer(  # noqa: E731
-                "sgd", config.linprobe_blr * batch_size / 256, schedule="cosine", steps_per_epoch=steps,
-                epochs=epochs, warmup_epochs=config.linprobe_warmup_epochs, momentum=0.9)
+            epochs, optimizer = config.linprobe_epochs, protocols.probe_optimizer(config, batch_size)
         else:
             epochs = config.finetune_epochs
             optimizer = _adamw(config, config.finetune_lr, epochs, config.finetune_warmup_epochs, layer_decay)

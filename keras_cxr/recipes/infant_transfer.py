@@ -43,7 +43,7 @@ from keras_cxr.data import DatasetIndex, index_labels_csv, index_sources, phanto
 from keras_cxr.metrics import classification_report
 from keras_cxr.models import disease_age, list_models, model_entry
 from keras_cxr.models.autoencoder import autoencoder
-from keras_cxr.recipes import engine
+from keras_cxr.recipes import engine, protocols
 from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
@@ -283,20 +283,22 @@ def pretrain(config, data, backbone):
                                                 config.image_size))
 
 
-def transfer(config, data, backbone, variant, autoencoder_model, seed):
+def transfer(config, data, backbone, variant, autoencoder_model, seed, fraction=1.0):
     """Stage 2 (Eq. 2–4) for one backbone × variant × seed; a resumable stage whose result holds the test
-    probabilities, age predictions and the loss history (`results/transfer_<backbone>_<variant>_seed<s>.npz`).
+    probabilities, age predictions and the loss history (`results/transfer_<backbone>_<variant>_seed<s>.npz`;
+    `fraction` < 1: trained on that share of the labels, `..._fraction<pct>.npz`).
 
     Variants (Table 2): "full" (autoencoder encoder + disease and age heads), "ablation1" (random encoder +
     both heads), "ablation2" (autoencoder encoder + the disease head only: the age head is built but its loss
     weight is 0, so it does not shape the encoder)."""
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; variants: {VARIANTS}.")
-    name = f"transfer_{backbone}_{variant}_seed{seed}"
+    name = f"transfer_{backbone}_{variant}_seed{seed}" + protocols.stage_suffix(fraction)
 
     def train():
         keras.utils.set_random_seed(seed)
-        train_index, ages = data["splits"]["train"], data["ages"]["train"]
+        train_index = protocols.labelled_fraction(data["splits"]["train"], fraction, seed)
+        ages = train_index.frame["_age"].to_numpy("float32")
         num_classes = len(data["class_names"])
         # looked up on the module at call time (tests spy on keras_cxr.models.disease_age.disease_age_model)
         model = disease_age.disease_age_model(backbone, num_classes,
@@ -328,6 +330,52 @@ def transfer(config, data, backbone, variant, autoencoder_model, seed):
     return stage(config, name, train, kind="npz")
 
 
+def linear_probe(config, data, backbone, autoencoder_model, seed):
+    """Linear probing (not in paper 002; `keras_cxr.recipes.protocols`, mae's settings) of the frozen
+    autoencoder encoder: a linear disease head on its pooled features; a resumable stage with the same
+    result keys as `transfer` less the age (`results/transfer_<backbone>_linprobe_seed<s>.npz`)."""
+    name = f"transfer_{backbone}_linprobe_seed{seed}"
+
+    def train():
+        keras.utils.set_random_seed(seed)
+        train_index, val_index = data["splits"]["train"], data["splits"]["val"]
+        batch_size = min(config.transfer_batch_size, len(train_index))
+        model = protocols.probe_model(autoencoder_model, len(data["class_names"]))
+        history = engine.fit(config, name, model,
+                             stream(config, train_index, config.image_size, seed=seed, batch_size=batch_size),
+                             validation=stream(config, val_index, config.image_size, shuffle=False, batch_size=64),
+                             epochs=config.linprobe_epochs, optimizer=protocols.probe_optimizer(config, batch_size),
+                             loss="categorical_crossentropy", metrics=["accuracy"], monitor="val_loss", keep="best")
+        result = {"loss": np.asarray(history["loss"])}
+        for prefix, index in (("", data["splits"]["test"]), ("val__", val_index),
+                              *((f"external__{n}__", i) for n, i in data.get("external", {}).items())):
+            result[prefix + "disease"] = engine.predict(config, model, index, config.image_size)
+        engine.save_trained(config, name, model, task="multiclass", class_names=data["class_names"],
+                            validation=(val_index.labels, result["val__disease"]),
+                            notes="linear probe of the frozen autoencoder encoder (mae main_linprobe protocol)")
+        return result
+
+    return stage(config, name, train, kind="npz")
+
+
+def label_efficiency(config, data, encoders, figures):
+    """The label-efficiency sweep (not in paper 002; `keras_cxr.recipes.protocols`): the full model (the
+    autoencoder's encoder) and ablation-1 (the same network from random weights) of the first backbone
+    transferred on each of `label_fractions` of the training labels; {variant: {fraction: (accuracy mean, sd)}}
+    over the seeds, drawn as accuracy vs labelled images. Fraction 1.0 is the main run (not retrained)."""
+    backbone = config.backbones[0]
+    variants = [v for v in ("ablation1", "full") if v != "full" or encoders.get(backbone) is not None]
+
+    def score(variant, fraction, seed):
+        run = transfer(config, data, backbone, variant, encoders.get(backbone), seed, fraction)
+        return float(np.mean(np.argmax(run["disease"], 1) == np.argmax(data["splits"]["test"].labels, 1)))
+
+    results = protocols.label_efficiency(config.label_fractions, variants, score, config.seeds)
+    protocols.draw_label_efficiency(figures, results, len(data["splits"]["train"]), "test accuracy",
+                                    title=f"Label efficiency ({backbone}: ablation-1 from scratch vs full)")
+    return {"backbone": backbone, "results": results}
+
+
 # ------------------------------------------------------------------------------------------- evaluation
 def evaluate(config, data, runs, split="test"):
     """Tables 1–2: per backbone × variant, mean ± sd over seeds (population sd, ddof = 0: the paper does not say
@@ -348,7 +396,7 @@ def evaluate(config, data, runs, split="test"):
             found += [w for w in report_warnings(report, f"{backbone} {variant}") if w not in found]
             row = {"accuracy": report["overall"]["accuracy"], "recall": report["macro"]["sensitivity"],
                    "precision": report["macro"]["precision"], "f1": report["macro"]["f1"]}
-            if variant != "ablation2" and np.isfinite(ages).all():
+            if variant != "ablation2" and prefix + "age" in run and np.isfinite(ages).all():
                 row.update(age_mae=float(mean_absolute_error(ages, run[prefix + "age"])),
                            age_r2=float(r2_score(ages, run[prefix + "age"])))
                 found += [w for w in regression_warnings(f"{backbone} {variant} age head", ages, run[prefix + "age"],
@@ -417,7 +465,7 @@ def _steps(config):
         raise ValueError(f"Unknown backbones {unknown}; registered: {', '.join(list_models())}.")
     data = load_data(config)
     figures = FigureLog(config.output_dir)
-    runs = {}
+    runs, encoders = {}, {}
     for backbone in config.backbones:
         needs_pretraining = any(v != "ablation1" for v in config.variants)
         encoder = None
@@ -427,9 +475,13 @@ def _steps(config):
         for variant in config.variants:
             runs[(backbone, variant)] = [transfer(config, data, backbone, variant, encoder, seed)
                                          for seed in config.seeds]
+        if config.linear_probe and encoder is not None:
+            runs[(backbone, "linprobe")] = [linear_probe(config, data, backbone, encoder, seed) for seed in config.seeds]
+        encoders[backbone] = encoder
     table = evaluate(config, data, runs)
     _figures(config, data, runs, table, figures)
-    return {"table": table, "external": {name: evaluate(config, data, runs, name) for name in data["external"]},
+    sweep = label_efficiency(config, data, encoders, figures) if config.label_fractions else None
+    return {"table": table, **({"label_efficiency": sweep} if sweep else {}), "external": {name: evaluate(config, data, runs, name) for name in data["external"]},
             "calibration": calibration(config, data, runs, figures), "class_names": data["class_names"],
             "age_unit": data["age_unit"], "figures": figures.entries,
             "sizes": {"pretrain": len(data["pretrain"]), **{k: len(v) for k, v in data["splits"].items()}}}
@@ -486,6 +538,21 @@ def write_report(config, metrics):
         [[b] + [beside(table_[f"{b}/{v}"]["accuracy"], PAPER_TABLE_2[b][VARIANTS.index(v)] if b in PAPER_TABLE_2
                        else None, 4, "brackets") if f"{b}/{v}" in table_ else "—" for v in config.variants]
          for b in config.backbones]))
+    probes = [b for b in config.backbones if f"{b}/linprobe" in table_]
+    if probes:
+        report.section("Linear probing of the autoencoder encoders (not in the paper; mae's protocol)",
+                       "Frozen encoder, BatchNorm without affine, one linear disease head (`keras_cxr.recipes."
+                       "protocols`); accuracy and macro F1, mean ± sd, beside the full model's:",
+                       table(["backbone", "probe accuracy", "full accuracy", "probe F1", "full F1"],
+                             [[b, mean_sd(table_[f"{b}/linprobe"]["accuracy"], 4),
+                               mean_sd(table_.get(f"{b}/full", {}).get("accuracy"), 4),
+                               mean_sd(table_[f"{b}/linprobe"]["f1"], 4), mean_sd(table_.get(f"{b}/full", {}).get("f1"), 4)]
+                              for b in probes]))
+    if "label_efficiency" in metrics:
+        sweep = metrics["label_efficiency"]
+        report.section(f"Label efficiency (not in the paper): test accuracy of {sweep['backbone']} vs labelled images",
+                       protocols.label_efficiency_table(sweep["results"], metrics["sizes"]["train"]),
+                       "(figure under Figures)")
     for set_name, rows in metrics.get("external", {}).items():
         report.section(f"External test set `{set_name}`: accuracy and macro F1, mean ± sd (own test split beside it)",
                        table(["model", "accuracy (external / own)", "F1 (external / own)"],

@@ -54,8 +54,8 @@ from keras_cxr.data.layouts import index_with_official_split, official_test_spli
 from keras_cxr.explain import attention_rollout, class_token_attention
 from keras_cxr.losses import DiceBCELoss
 from keras_cxr.metrics import classification_report, dice, hausdorff_distance, iou
-from keras_cxr.models import create_model
-from keras_cxr.recipes import engine
+from keras_cxr.models import create_model, linear_probe
+from keras_cxr.recipes import engine, protocols
 from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stream,
                                     without_held_out)
@@ -385,18 +385,21 @@ def strategies(config):
 
 def build_classifier(config, strategy, gmml, num_classes):
     """ViT-S + linear softmax head on the class token (§3.2) at `image_size`, from scratch or initialized
-    from the GMML encoder (SS-CXR) or the ImageNet checkpoint (SS-IN)."""
+    from the GMML encoder (SS-CXR) or the ImageNet checkpoint (SS-IN); `num_classes=0`: no head (features)."""
     weights = {"vit_scratch": None, "ss_cxr": gmml, "ss_in": _imagenet_gmml(config)}[strategy]
     return create_model("vit_small", input_shape=(config.image_size, config.image_size, 1), num_classes=num_classes,
                         head_activation="softmax", weights=weights, drop_path_rate=config.drop_path_rate,
                         **_vit_kwargs(config))
 
 
-def finetune(config, data, task, strategy, gmml):
+def finetune(config, data, task, strategy, gmml, fraction=1.0, protocol="finetune"):
     """Fine-tunes one classifier (§4.2) on `task`; a resumable stage whose result holds the validation and
     every test set's probabilities and labels, the loss history and the attention maps of Fig. 4
-    (`results/finetune_<task>_<strategy>.npz`)."""
-    name = f"finetune_{task}_{strategy}"
+    (`results/finetune_<task>_<strategy>.npz`). `fraction` < 1 trains on that share of the training labels;
+    `protocol="linear_probe"` trains a linear probe of the strategy's frozen pretrained ViT instead (mae's
+    settings, `keras_cxr.recipes.protocols`); neither keeps attention maps."""
+    suffix = protocols.stage_suffix(fraction, protocol)
+    name = f"finetune_{task}_{strategy}{suffix}"
     class_names = list(CLASSIFICATION_TASKS[task][0])
 
     def indexes():
@@ -416,21 +419,28 @@ def finetune(config, data, task, strategy, gmml):
     def train():
         keras.utils.set_random_seed(config.seed)
         sets = indexes()
-        train_index = sets["train"]
-        model = build_classifier(config, strategy, gmml, len(class_names))
+        train_index = protocols.labelled_fraction(sets["train"], fraction, config.seed)
+        probing = protocol == "linear_probe"
+        batch_size = min(config.finetune_batch_size, len(train_index))
+        if probing:  # the pretrained ViT's class token after the final norm (num_classes=0), frozen
+            model = linear_probe(build_classifier(config, strategy, gmml, 0), len(class_names))
+            epochs, optimizer = config.linprobe_epochs, protocols.probe_optimizer(config, batch_size)
+        else:
+            model = build_classifier(config, strategy, gmml, len(class_names))
+            epochs = config.finetune_epochs
+            optimizer = lambda steps: engine.make_optimizer(  # noqa: E731
+                "adamw", config.finetune_lr, schedule="cosine", steps_per_epoch=steps, epochs=epochs,
+                warmup_epochs=config.finetune_warmup_epochs, weight_decay=config.weight_decay)
         scale = tuple(map(float, config.finetune_crop_scale))  # the CLI gives strings for an empty default
         crop = MAEPretrainAugmentation(config.image_size, config.resize_to, scale) if scale else None
         dataset = stream(config, train_index, config.image_size, labels=train_index.labels, augment=crop,
-                         batch_size=min(config.finetune_batch_size, len(train_index)), seed=config.seed,
-                         batch_augment=randaugment(config.randaugment_magnitude, seed=config.seed), normalize="imagenet")
+                         batch_size=batch_size, seed=config.seed, normalize="imagenet",
+                         batch_augment=None if probing else randaugment(config.randaugment_magnitude, seed=config.seed))
         validation = stream(config, sets["val"], config.image_size, labels=sets["val"].labels, batch_size=64,
                             shuffle=False, normalize="imagenet")
         history = engine.fit(
-            config, name, model, dataset, validation=validation, epochs=config.finetune_epochs,
-            optimizer=lambda steps: engine.make_optimizer(
-                "adamw", config.finetune_lr, schedule="cosine", steps_per_epoch=steps, epochs=config.finetune_epochs,
-                warmup_epochs=config.finetune_warmup_epochs, weight_decay=config.weight_decay),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            config, name, model, dataset, validation=validation, epochs=epochs, optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.0 if probing else config.label_smoothing),
             metrics=["accuracy", keras.metrics.AUC(name="auc")],
             monitor="loss" if config.finetune_monitor == "last" else config.finetune_monitor,
             keep="last" if config.finetune_monitor == "last" else "best")
@@ -443,7 +453,10 @@ def finetune(config, data, task, strategy, gmml):
             result[f"{split}__labels"] = index.labels
         engine.save_trained(config, name, model, task="multiclass", class_names=class_names, normalization="imagenet",
                             validation=(result["val__labels"], result["val__probabilities"]),
-                            notes=f"paper 001 task {task}: argmax of the softmax")
+                            notes=f"paper 001 task {task}: argmax of the softmax" + (", linear probe" if probing
+                                                                                     else ""))
+        if suffix:
+            return result
         shown = sets[SAME_SITES] if SAME_SITES in sets else sets["val"]
         images = stream(config, shown.subset(np.arange(min(config.num_attention_images, len(shown)))),
                         config.image_size, shuffle=False, target=None, batch_size=config.num_attention_images)[0][0]
@@ -457,7 +470,8 @@ def finetune(config, data, task, strategy, gmml):
     return {"class_names": class_names, "loss": saved["loss"].tolist(),
             "sets": {s: {"probabilities": saved[f"{s}__probabilities"], "labels": saved[f"{s}__labels"]}
                      for s in splits},
-            "attention": {k: saved[k] for k in ("attention_images", "attention_last", "attention_rollout")}}
+            "attention": {k: saved[k] for k in ("attention_images", "attention_last", "attention_rollout")
+                          if k in saved}}
 
 
 def segment(config, data, strategy, gmml):
@@ -619,6 +633,11 @@ def _steps(config):
             result = finetune(config, data, task, strategy, gmml)
             classification[task][strategy] = evaluate_classifier(config, result, f"{strategy} ({task})", figures)
             _figures(figures, task, strategy, result)
+        for strategy in [s for s in run_strategies if s != "vit_scratch"] if config.linear_probe else []:
+            result = finetune(config, data, task, strategy, gmml, protocol="linear_probe")
+            classification[task][f"{strategy}_linprobe"] = evaluate_classifier(
+                config, result, f"{strategy} linear probe ({task})", figures)
+    label_efficiency = _label_efficiency(config, data, gmml, list(classification), run_strategies, figures)
     segmentation, outlines = {}, {}
     for strategy in config.segmentation_strategies:
         if strategy == "unetr_ss_in" and _imagenet_gmml(config) is None:
@@ -631,10 +650,33 @@ def _steps(config):
         figures.draw(plot_mask_outlines, "segmentation_outlines", denormalize_imagenet(x[:4]), y[:4], outlines,
                      title="lung outlines: truth (green), prediction", caption="Table 5: lung outlines")
     return {"classification": classification, "segmentation": segmentation, "left_out": left_out,
+            **({"label_efficiency": label_efficiency} if label_efficiency else {}),
             "notes": data["notes"], "figures": figures.entries,
             "sizes": {"pretrain": len(data["pretrain"]), **{f"classify_{k}": len(v) for k, v in data["classify"].items()},
                       **{f"test_{k}": len(v) for k, v in data["tests"].items()},
                       **{f"segmentation_{k}": len(v) for k, v in data["segmentation"].items()}}}
+
+
+def _label_efficiency(config, data, gmml, tasks, run_strategies, figures):
+    """The label-efficiency sweep (`keras_cxr.recipes.protocols`; paper 001 reports none, its claim is about
+    scarce labels): every strategy fine-tuned on each of `label_fractions` of the first task's training labels;
+    {"task", "num_labelled", "results": {strategy: {fraction: (accuracy on the held-out split, 0)}}}, drawn as
+    accuracy vs labelled images. Fraction 1.0 is the main run (not retrained). None when off."""
+    if not config.label_fractions or not tasks:
+        return None
+    task = tasks[0]
+
+    def score(strategy, fraction, seed):
+        found = finetune(config, data, task, strategy, gmml, fraction)["sets"][SAME_SITES]
+        return float(np.mean(np.argmax(found["probabilities"], 1) == np.argmax(found["labels"], 1)))
+
+    results = protocols.label_efficiency(config.label_fractions, run_strategies, score)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rows outside the task are counted in the report instead
+        num_labelled = len(task_index(data["classify"]["train"], task, _canonical(data["classify"]["train"])))
+    protocols.draw_label_efficiency(figures, results, num_labelled, f"accuracy ({task})",
+                                    title="Label efficiency (ViT from scratch vs self-supervised)")
+    return {"task": task, "num_labelled": num_labelled, "results": results}
 
 
 def _unsupported(data, task):
@@ -704,6 +746,11 @@ def write_report(config, metrics):
                                                                                         table_.get(split))
                                                                    for split in splits]
                                                      for strategy, table_ in by_strategy.items()]))
+    if "label_efficiency" in metrics:
+        sweep = metrics["label_efficiency"]
+        report.section(f"Label efficiency (not in the paper): accuracy on `{SAME_SITES}` vs labelled training images "
+                       f"of {sweep['task']}", protocols.label_efficiency_table(sweep["results"], sweep["num_labelled"]),
+                       "(figure under Figures)")
     if metrics["segmentation"]:
         report.section("Table 5: lung segmentation (mean ± sd over test images; HD95 in pixels)", table(
             ["model", "IoU", "Dice", "HD95", "paper IoU / Dice / HD95"],

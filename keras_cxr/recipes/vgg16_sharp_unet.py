@@ -43,6 +43,7 @@ import warnings
 
 import keras
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from keras_cxr import report as plots
 from keras_cxr.data import (DegradationTarget, crop_and_resize, crop_boxes, image_size_from_header, index_any,
@@ -55,7 +56,7 @@ from keras_cxr.explain import boxes_from_maps, max_iou, score_cam
 from keras_cxr.losses import DiceBCELoss, SSIMLoss
 from keras_cxr.metrics import PSNR, SSIM, classification_report, haarpsi, psnr, ssim
 from keras_cxr.models import create_model, encoder_classifier, vgg16
-from keras_cxr.recipes import engine
+from keras_cxr.recipes import engine, protocols
 from keras_cxr.recipes._cli import parse_config
 from keras_cxr.recipes.base import (RecipeConfig, limit, named_test_sets, run_recipe, split_index, stage, stage_path,
                                     stream)
@@ -410,11 +411,14 @@ def _to_one_hot(labels, num_classes):
     return np.eye(num_classes, dtype="float32")[labels]
 
 
-def _fit_classifier(config, build, data, name):
+def _fit_classifier(config, build, data, name, fraction=1.0):
     """Trains a classifier (or the A-F head) with SGD (§2.3.3; `classifier_optimizer`) on streamed images, the paper's plateau
     schedule, keeping the epoch with the lowest validation loss (§2.3.3); a resumable stage
-    (`models/<name>.keras`). Returns (model, history)."""
-    train_index, val_index = data["classify"]["train"], data["classify"]["val"]
+    (`models/<name>.keras`; `fraction` < 1 trains on that share of the labels, `protocols.labelled_fraction`,
+    as `models/<name>_fraction<pct>.keras`). Returns (model, history)."""
+    train_index = protocols.labelled_fraction(data["classify"]["train"], fraction, config.seed)
+    val_index = data["classify"]["val"]
+    name += protocols.stage_suffix(fraction)
     one_hot = lambda index: _to_one_hot(labels_of(index), config.num_classes)  # noqa: E731
     options = dict(image_size=config.image_size, batch_size=config.classifier_batch_size)
     epochs = config.ensemble_epochs if name == "A-F" else config.classifier_epochs
@@ -477,21 +481,68 @@ def _check_baseline_weights(config):
                       "report then names it 'B (random init)'.") from error
 
 
-def finetune(config, data, pretext_models):
-    """§2.3.2: Den-P, Deb-P from the pretext encoders and the baseline B (ImageNet VGG-16, or random init
-    when `baseline_weights` is "none"), each fine-tuned."""
+def _classifiers(config, pretext_models):
+    """§2.3.2's classifiers as builders: the baseline B (ImageNet VGG-16, or random init when
+    `baseline_weights` is "none"), Den-P and Deb-P from the pretext encoders."""
     size = config.image_size
-    candidates = {
+    return {
         "B": lambda: vgg16((size, size, 1), num_classes=config.num_classes, head_activation="softmax",
                            weights=baseline_weights(config), width_multiplier=config.width_multiplier,
                            name="vgg16_classifier"),
         "Den-P": lambda: encoder_classifier(pretext_models["denoising"], num_classes=config.num_classes, name="den_p"),
         "Deb-P": lambda: encoder_classifier(pretext_models["deblurring"], num_classes=config.num_classes, name="deb_p"),
     }
+
+
+def finetune(config, data, pretext_models):
+    """§2.3.2: Den-P, Deb-P and the baseline B (`_classifiers`), each fine-tuned."""
     models, histories = {}, {}
-    for name, build in candidates.items():
+    for name, build in _classifiers(config, pretext_models).items():
         models[name], histories[name] = _fit_classifier(config, build, data, name)
     return models, histories
+
+
+def _test_auc(config, data, model):
+    """AUC of the abnormal probability on the test split."""
+    test = data["classify"]["test"]
+    probabilities = engine.predict(config, model, test, config.image_size, batch_size=config.classifier_batch_size)
+    return float(roc_auc_score(labels_of(test), probabilities[:, 1])) if len(np.unique(labels_of(test))) > 1 \
+        else float("nan")
+
+
+def linear_probes(config, data, pretext_models):
+    """Linear probing (not in paper 003; `keras_cxr.recipes.protocols`, mae's settings) of the denoising and
+    deblurring encoders, frozen: {"Den-P": {"auc": test AUC}, "Deb-P": ...}, beside their fine-tuned twins.
+    Each probe is a resumable stage (`models/Den-P_linprobe.keras`)."""
+    found = {}
+    train_index, val_index = data["classify"]["train"], data["classify"]["val"]
+    one_hot = lambda index: _to_one_hot(labels_of(index), config.num_classes)  # noqa: E731
+    batch_size = min(config.classifier_batch_size, len(train_index))
+    options = dict(image_size=config.image_size, batch_size=batch_size)
+    for name, task in (("Den-P", "denoising"), ("Deb-P", "deblurring")):
+        model, _ = engine.fit_stage(
+            config, name + protocols.stage_suffix(protocol="linear_probe"),
+            lambda task=task: protocols.probe_model(pretext_models[task], config.num_classes),
+            lambda: stream(config, train_index, labels=one_hot(train_index), seed=config.seed, **options),
+            validation=lambda: stream(config, val_index, labels=one_hot(val_index), shuffle=False, **options),
+            epochs=config.linprobe_epochs, optimizer=protocols.probe_optimizer(config, batch_size),
+            loss="categorical_crossentropy", metrics=["accuracy", keras.metrics.AUC(name="auc")], monitor="val_loss",
+            card=dict(task="multiclass", class_names=CLASS_NAMES, input_size=(config.image_size,) * 2,
+                      notes=f"linear probe of the frozen {task} encoder (mae main_linprobe protocol)"))
+        found[name] = {"auc": _test_auc(config, data, model)}
+    return found
+
+
+def label_efficiency(config, data, pretext_models, figures):
+    """The label-efficiency sweep (not in paper 003; `keras_cxr.recipes.protocols`): B, Den-P and Deb-P
+    fine-tuned on each of `label_fractions` of the training labels; {method: {fraction: (test AUC, 0)}}
+    (one seed), drawn as AUC vs labelled images. Fraction 1.0 is the main run's models (not retrained)."""
+    builders = _classifiers(config, pretext_models)
+    results = protocols.label_efficiency(config.label_fractions, list(builders), lambda name, fraction, seed: _test_auc(
+        config, data, _fit_classifier(config, builders[name], data, name, fraction)[0]))
+    protocols.draw_label_efficiency(figures, results, len(data["classify"]["train"]), "test AUC",
+                                    title="Label efficiency (B vs the pretext-pretrained Den-P, Deb-P)")
+    return results
 
 
 def ensemble(config, data, models):
@@ -570,6 +621,7 @@ def report(config, data, pretext_results, evaluation, extras, figures):
         "split_sizes": {k: {s: len(v) for s, v in data[k].items()} for k in ("pretext", "classify")},
         "baseline": {"name": baseline_name(config), "weights": baseline_weights(config)},
         "calibration": evaluation["calibration"],
+        **{k: extras[k] for k in ("linear_probe", "label_efficiency") if k in extras},
     }
     if "lung_crop_uncropped" in data:
         metrics["lung_crop_uncropped"] = data["lung_crop_uncropped"]
@@ -687,6 +739,18 @@ def write_report(config, metrics):
                    calibration_table({label(n): row for n, row in metrics["calibration"].items()}),
                    image_row({f"reliability {label(n)}": f"figures/reliability_{n}.png" for n in metrics["calibration"]}),
                    level=3)
+    if "linear_probe" in metrics:
+        report.section("Linear probing of the pretext encoders (not in the paper; mae's protocol)",
+                       "Frozen encoder, BatchNorm without affine, one linear layer (`keras_cxr.recipes.protocols`); "
+                       "test AUC beside the fine-tuned classifier's:",
+                       table(["encoder", "linear probe AUC", "fine-tuned AUC"],
+                             [[name, row["auc"], metrics["classification_reports"][name]["binary"]["auc_roc"]]
+                              for name, row in metrics["linear_probe"].items()]), level=3)
+    if "label_efficiency" in metrics:
+        report.section("Label efficiency (not in the paper): test AUC vs labelled training images",
+                       protocols.label_efficiency_table(metrics["label_efficiency"],
+                                                        metrics["split_sizes"]["classify"]["train"]),
+                       figures.markdown("label_efficiency"), level=3)
     report.section("Pairwise sensitivity Z-tests (§2.6, Eq. 9–12)", table(
         ["pair", "Δ sensitivity", "Δ SE", "z", "p", "significant"],
         [[f"{label(r['model_b'])} − {label(r['model_a'])}", r["delta_sensitivity"], r["delta_se"], f"{r['z']:.3f}",
@@ -718,6 +782,11 @@ def _steps(config):
     probabilities, extras, _, _ = ensemble(config, data, models)
     figures = FigureLog(config.output_dir)
     evaluation = evaluate(config, data, probabilities, models, figures)
+    encoders = {task: r["model"] for task, r in pretext_results.items()}
+    if config.linear_probe:
+        extras["linear_probe"] = linear_probes(config, data, encoders)
+    if config.label_fractions:
+        extras["label_efficiency"] = label_efficiency(config, data, encoders, figures)
     return report(config, data, pretext_results, evaluation, extras, figures)
 
 

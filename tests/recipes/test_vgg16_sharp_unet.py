@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from keras_cxr.models import read_card
 from keras_cxr.recipes import vgg16_sharp_unet
 
 TINY = dict(image_size=32, width_multiplier=0.0625, pretext_epochs=1, classifier_epochs=1, ensemble_epochs=1,
@@ -35,10 +36,20 @@ def _check_output(folder, metrics):
 @pytest.mark.slow_on_tensorflow  # the vgg16_sharp_unet notebook runs this same configuration on TensorFlow
 def test_quick_run_on_phantom_with_lung_cropping_writes_full_output(tmp_path, external_validation):
     config = vgg16_sharp_unet.Config.quick(output_dir=str(tmp_path), phantom_pretext_images=40,
-                                           phantom_classify_images=60, lung_crop=True, segmentation_epochs=1, **TINY)
+                                           phantom_classify_images=60, lung_crop=True, segmentation_epochs=1,
+                                           linear_probe=True, linprobe_epochs=2, label_fractions=(0.5, 1.0), **TINY)
     metrics = vgg16_sharp_unet.run(config)
     _check_output(tmp_path, metrics)
-    assert (tmp_path / "models/lung_segmenter.keras").exists()
+    assert read_card(tmp_path / "models/lung_segmenter.keras").task == "segmentation"
+    assert read_card(tmp_path / "models/Den-P.keras").temperature > 0  # fitted on the validation split
+    # the protocols (keras_cxr.recipes.protocols): frozen-encoder probes and the label-efficiency sweep
+    assert set(metrics["linear_probe"]) == {"Den-P", "Deb-P"}
+    assert (tmp_path / "models/Den-P_linprobe.keras").exists() and (tmp_path / "models/B_fraction50.keras").exists()
+    assert set(metrics["label_efficiency"]) == {"B", "Den-P", "Deb-P"}
+    assert metrics["label_efficiency"]["Den-P"][1.0][0] == pytest.approx(
+        metrics["classification_reports"]["Den-P"]["binary"]["auc_roc"])  # fraction 1.0 is the main run
+    report = (tmp_path / "report.md").read_text()
+    assert "Linear probing of the pretext encoders" in report and "figures/label_efficiency.png" in report
     assert set(metrics["calibration"]) == set(metrics["table_3"])
     assert (tmp_path / "figures/reliability_Den-P.png").exists()
     # the saved classifier validates on a real folder from its file alone (its ModelCard: 32 px, normal/abnormal)
