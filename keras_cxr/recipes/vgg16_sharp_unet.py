@@ -540,7 +540,8 @@ def label_efficiency(config, data, pretext_models, figures):
     builders = _classifiers(config, pretext_models)
     results = protocols.label_efficiency(config.label_fractions, list(builders), lambda name, fraction, seed: _test_auc(
         config, data, _fit_classifier(config, builders[name], data, name, fraction)[0]))
-    protocols.draw_label_efficiency(figures, results, len(data["classify"]["train"]), "test AUC",
+    named = {baseline_name(config) if k == "B" else k: v for k, v in results.items()}
+    protocols.draw_label_efficiency(figures, named, len(data["classify"]["train"]), "test AUC",
                                     title="Label efficiency (B vs the pretext-pretrained Den-P, Deb-P)")
     return results
 
@@ -748,7 +749,7 @@ def write_report(config, metrics):
                               for name, row in metrics["linear_probe"].items()]), level=3)
     if "label_efficiency" in metrics:
         report.section("Label efficiency (not in the paper): test AUC vs labelled training images",
-                       protocols.label_efficiency_table(metrics["label_efficiency"],
+                       protocols.label_efficiency_table({label(k): v for k, v in metrics["label_efficiency"].items()},
                                                         metrics["split_sizes"]["classify"]["train"]),
                        figures.markdown("label_efficiency"), level=3)
     report.section("Pairwise sensitivity Z-tests (§2.6, Eq. 9–12)", table(
