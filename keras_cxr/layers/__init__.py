@@ -12,3 +12,10 @@ from keras_cxr.layers.rand_augment import RandAugment
 from keras_cxr.layers.random_resized_crop import RandomResizedCrop
 from keras_cxr.layers.grayscale_to_rgb import GrayscaleToRGB
 from keras_cxr.layers.group_patch_masking import GroupPatchMasking
+
+import keras as _keras
+
+if _keras.backend.backend() == "torch":  # PyTorch's fused conv / batch-norm kernels (keras_cxr/layers/_torch_kernels.py)
+    from keras_cxr.layers import _torch_kernels
+
+    _torch_kernels.install()
