@@ -8,6 +8,7 @@ A benchmark script calls `time_in_subprocess(__file__, name, precision, options)
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -75,3 +76,44 @@ def print_ratios(rows, reference_key, label):
     for key, rate in rows.items():
         if key != reference_key:
             print(f"  {' '.join(map(str, key)):<40} {rate / reference:5.2f}x")
+
+
+def machine_lines(peer_python=None, peer_modules=("torch", "timm", "monai")):
+    """Lines naming the machine and the libraries a table came from, so tables from different machines are
+    never compared by mistake: CPU model, cores, the bf16 units oneDNN uses (AMX, AVX-512 bf16), GPU (nvidia-smi),
+    keras / backend / keras_cxr versions, and the peer interpreter's versions of `peer_modules`."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model in ("", platform.machine(), platform.processor()):
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    units = [name for name, flag in (("AMX-bf16", "amx_bf16"), ("AVX-512 bf16", "avx512_bf16"),
+                                     ("AVX-512", "avx512f"), ("AVX2", "avx2")) if flag in flags]
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20).stdout.strip().replace("\n", ", ") or "none"
+    except (OSError, subprocess.SubprocessError):
+        gpu = "none"
+    lines = [f"machine: {model}, {os.cpu_count()} CPUs, units: {', '.join(units) or 'none of AMX / AVX-512 / AVX2'}; "
+             f"GPU: {gpu}"]
+    ours = [f"python {platform.python_version()}"]
+    for name in ("keras", "torch", "tensorflow", "keras_cxr"):
+        module = sys.modules.get(name)
+        if module is not None:
+            ours.append(f"{name} {getattr(module, '__version__', '?')}")
+    lines.append("keras_cxr side: " + ", ".join(ours))
+    if peer_python:
+        code = ("import importlib\nfor n in %r:\n    try: print(n, importlib.import_module(n).__version__)\n"
+                "    except Exception as e: print(n, 'missing')" % (tuple(peer_modules),))
+        try:
+            found = subprocess.run([peer_python, "-c", code], capture_output=True, text=True, timeout=300,
+                                   env={**os.environ, "KERAS_BACKEND": "torch"}).stdout.split("\n")
+            lines.append(f"peer side ({peer_python}): " + ", ".join(line for line in found if line))
+        except (OSError, subprocess.SubprocessError) as error:
+            lines.append(f"peer side ({peer_python}): could not run ({error})")
+    return lines

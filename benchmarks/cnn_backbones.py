@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-from _harness import images_per_second, print_result, time_in_subprocess  # noqa: E402
+from _harness import machine_lines, images_per_second, print_result, time_in_subprocess  # noqa: E402
 
 TIMM_NAMES = {"vgg19": "vgg19", "mobilenet_v2": "mobilenetv2_100", "shufflenet_v1": None,
               "xception": "legacy_xception", "hrnet_w32": "hrnet_w32", "resnext50_32x4d": "resnext50_32x4d",
@@ -97,6 +97,9 @@ def main(argv=None):
         return print_result(lambda: measure(backbone, args, args.precisions[0]))
     import keras
 
+    import keras_cxr  # noqa: F401,E402 - its version in the header
+
+    print("\n".join(machine_lines(args.peer_python)))
     print(f"backend={keras.backend.backend()} batch={args.batch_size} image={args.image_size} steps={args.steps} "
           f"(+{args.warmup} warmup); each candidate in its own process; timm via {args.peer_python}")
     options = ["--batch-size", args.batch_size, "--steps", args.steps, "--warmup", args.warmup, "--image-size",

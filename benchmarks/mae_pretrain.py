@@ -49,7 +49,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-from _harness import print_result, time_in_subprocess  # noqa: E402
+from _harness import machine_lines, print_result, time_in_subprocess  # noqa: E402
 
 ENCODER = dict(embed_dim=384, depth=12, num_heads=6, mlp_dim=1536)
 DECODER = dict(decoder_dim=512, decoder_depth=2, decoder_num_heads=16)
@@ -136,6 +136,9 @@ def main(argv=None):
         return _run_one(args.only, args.precisions[0], args)
     import keras
 
+    import keras_cxr  # noqa: F401,E402 - its version in the header
+
+    print("\n".join(machine_lines()))
     print(f"backend={keras.backend.backend()} batch={args.batch_size} steps={args.steps} (+{args.warmup} warmup) "
           f"image={args.image_size} jit_compile={args.jit_compile}; each candidate in its own process")
     modes = ("false", "true") if args.jit_compile == "both" else (args.jit_compile,)

@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-from _harness import images_per_second, print_ratios, print_result, time_in_subprocess  # noqa: E402
+from _harness import machine_lines, images_per_second, print_ratios, print_result, time_in_subprocess  # noqa: E402
 
 VIT_S = dict(embed_dim=384, depth=12, num_heads=6, mlp_dim=1536)
 CANDIDATES = ("UNETR", "MONAI", "GMML", "MAE")
@@ -126,6 +126,7 @@ def main(argv=None):
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
     parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"])
+    parser.add_argument("--peer-python", default=sys.executable, help="interpreter with MONAI (default: this one)")
     parser.add_argument("--only", choices=CANDIDATES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.only:
@@ -134,6 +135,9 @@ def main(argv=None):
 
     options = ["--batch-size", args.batch_size, "--steps", args.steps, "--warmup", args.warmup, "--image-size",
                args.image_size, "--pretrain-image-size", args.pretrain_image_size, "--jit-compile", args.jit_compile]
+    import keras_cxr  # noqa: F401,E402 - its version in the header
+
+    print("\n".join(machine_lines(args.peer_python)))
     print(f"backend={keras.backend.backend()} batch={args.batch_size} steps={args.steps} (+{args.warmup} warmup) "
           f"unetr {args.image_size}px, pretraining {args.pretrain_image_size}px; each candidate in its own process")
     rows = {}
@@ -141,7 +145,9 @@ def main(argv=None):
         for name in args.candidates:
             label = f"{'MONAI UNETR' if name == 'MONAI' else 'keras_cxr ' + name} [{precision}]"
             try:
-                rows[(name, precision)] = rate = time_in_subprocess(__file__, name, precision, options)
+                rows[(name, precision)] = rate = time_in_subprocess(
+                    __file__, name, precision, options, python=args.peer_python if name == "MONAI" else None,
+                    env={"KERAS_BACKEND": "torch"} if name == "MONAI" else None)
                 print(f"{label:<34}{rate:>10.2f} images/s", flush=True)
             except Exception as error:  # noqa: BLE001
                 print(f"{label:<34}{'failed':>10}  {error}", flush=True)
