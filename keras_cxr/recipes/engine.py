@@ -61,7 +61,8 @@ def make_optimizer(name="adamw", learning_rate=1e-3, *, schedule="constant", ste
             `min_learning_rate` at the end of `epochs` (MAE / DeiT). A plateau schedule is a callback:
             `fit(..., plateau=...)`.
         steps_per_epoch, epochs, warmup_epochs: the schedule's length in optimizer steps and epochs.
-        weight_decay: decoupled decay (AdamW) or Keras' decay (SGD, Adam: L2-like, as torch's `weight_decay`).
+        weight_decay: decoupled decay, v ← v·(1 − lr·wd) before each update (Keras 3 applies every optimizer's
+            `weight_decay` so; "adam" is `keras_cxr.optimizers.AdamW` with this decay, 0 by default).
         momentum: SGD's momentum.
         beta_1, beta_2: Adam's.
         layer_decay, num_layers: BEiT / MAE layer-wise lr decay (AdamW only).
@@ -90,8 +91,8 @@ def make_optimizer(name="adamw", learning_rate=1e-3, *, schedule="constant", ste
     common = {"learning_rate": lr, **({"clipnorm": clipnorm} if clipnorm else {})}
     if name == "sgd":
         return keras.optimizers.SGD(momentum=momentum, weight_decay=weight_decay or None, **common)
-    if name == "adam":
-        return keras.optimizers.Adam(beta_1=beta_1, beta_2=beta_2, weight_decay=weight_decay or None, **common)
+    if name == "adam":  # Keras' Adam is AdamW with no decay by default: the same update, on torch's fused kernel
+        return AdamW(beta_1=beta_1, beta_2=beta_2, weight_decay=weight_decay or 0.0, **common)
     options = dict(weight_decay=weight_decay, beta_1=beta_1, beta_2=beta_2, skip_weight_decay_1d=skip_weight_decay_1d,
                    **common)
     if layer_decay is None:
