@@ -1,67 +1,58 @@
-"""Faster PyTorch kernels for the two Keras ops a CNN spends its time in: convolution and batch normalization.
+"""Faster PyTorch kernels for the Keras ops a CNN spends its time in: the layout step of convolutions and
+pooling, batch normalization, group (instance) normalization.
 
-Why (issue 30, profiled with torch.profiler on a ResNet-50 training step, batch 8 at 128 px, 2-core AMD EPYC,
-Keras 3.15.1 on torch 2.13.0; `benchmarks/cnn_backbones.py` has the numbers):
+Why (issue 30, profiled with torch.profiler on ResNet-50 and MobileNetV2 training steps beside timm's, 2-core
+AMD EPYC, Keras 3.15.1 on torch 2.13.0; `benchmarks/cnn_backbones.py` has the numbers):
 
-- Keras' torch `conv` turns each channels-last input into channels-first with `permute(...).contiguous()` (a
-  copy into NCHW memory) and then, for oneDNN, back into channels-last memory with
-  `.contiguous(memory_format=torch.channels_last)` (a second copy): two copies of every activation for nothing,
-  since the permuted view of an NHWC tensor already *is* a channels-last NCHW tensor. `aten::copy_` took 16 % of
-  the step.
-- Keras' `BatchNormalization` computes moments and the normalization with a dozen generic ops (mean, square,
-  subtract, rsqrt, mul, add, and their backward), where PyTorch has one fused kernel each way
-  (`native_batch_norm` / `native_batch_norm_backward`); another ~15 % of the step.
+- Before every torch convolution, transposed convolution and pooling, Keras turns the channels-last input into
+  channels-first with `permute(...).contiguous()` (a copy into NCHW memory); its conv then copies it back into
+  channels-last memory for oneDNN (`_maybe_convert_to_channels_last`): two copies of every activation for
+  nothing, since the permuted view of an NHWC tensor already *is* a `torch.channels_last` tensor. `aten::copy_`
+  took 16 % of a ResNet-50 step.
+- Keras' `BatchNormalization` and `GroupNormalization` compute moments and the normalization with a dozen
+  generic ops each way, where PyTorch has one fused kernel (`native_batch_norm`, `native_group_norm` and
+  their backward); about another 15 %.
 
-`install()` replaces Keras' torch `conv` (which `depthwise_conv` and `separable_conv` call too) with one that
-passes the permuted view straight to `torch.nn.functional.conv2d`, and `BatchNormalization.call` with one that
-calls `torch.native_batch_norm` (training: batch statistics, then the moving averages updated as Keras does)
-or `torch.nn.functional.batch_norm` (inference). Same arithmetic, same variables, same `.keras` files: a model
+`install()` replaces Keras' torch `_transpose_spatial_inputs` with a copy-free one (so `conv`, `depthwise_conv`,
+`separable_conv`, `conv_transpose` and the poolings get a channels-last tensor as they are), and the two
+normalization layers' `call` with one that calls PyTorch's kernels (batch norm in training: batch statistics,
+then the moving averages updated as Keras does). Same arithmetic, same variables, same `.keras` files: a model
 trained with them loads and predicts identically without them and on TensorFlow (tests compare outputs,
-gradients and moving statistics with Keras' own functions). Everything else — other ranks, masks, renorm,
-synchronized BN, channels-first convolutions — falls through to Keras unchanged.
+gradients and moving statistics with Keras' own functions). Masks, renorm, synchronized BN and other axes fall
+through to Keras unchanged. (The third piece, the optimizer: `keras_cxr.optimizers.AdamW`, which the recipes'
+"adam" and "adamw" are, runs Keras' update on torch's fused AdamW kernel.)
 
 Installed when `keras_cxr.layers` is imported on the torch backend (so by every keras_cxr model); set
 `KERAS_CXR_TORCH_KERNELS=0` to keep Keras' own. Written by hand because no library provides it: the fix belongs
 in Keras' torch backend, and would be withdrawn from here once Keras ships it.
 
-This module imports Keras' torch backend, so it is imported only on that backend (`keras_cxr.layers`).
-"""
+This module imports Keras' torch backend, so it is imported only on that backend (`keras_cxr.layers`)."""
 
 import os
 
 import keras
 import torch
 import torch.nn.functional as F
-from keras.src.utils.argument_validation import standardize_tuple
-from keras.src.backend.config import standardize_data_format
 from keras.src.backend.torch import nn as torch_nn
 
 ENV = "KERAS_CXR_TORCH_KERNELS"
-keras_conv = torch_nn.conv  # Keras' own, kept for the fall-through and for the tests
+keras_transpose_spatial_inputs = torch_nn._transpose_spatial_inputs  # Keras' own, for the fall-through and tests
 keras_batch_norm_call = keras.layers.BatchNormalization.call
+keras_group_norm_call = keras.layers.GroupNormalization.call
 
 
-def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-    """Keras' `ops.conv` without the two activation copies, for 2-D channels-last convolutions (else Keras')."""
-    data_format = standardize_data_format(data_format)
-    inputs, kernel = torch_nn.convert_to_tensor(inputs), torch_nn.convert_to_tensor(kernel)
-    if data_format != "channels_last" or inputs.ndim != 4:
-        return keras_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
-    x = inputs.permute(0, 3, 1, 2)  # NCHW view of NHWC memory: already torch.channels_last
-    if not x.is_contiguous(memory_format=torch.channels_last):
-        x = x.contiguous(memory_format=torch.channels_last)
-    weight = kernel.permute(3, 2, 0, 1)  # (kh, kw, in / groups, out) → (out, in / groups, kh, kw)
-    if x.shape[1] % weight.shape[1]:
-        raise ValueError(f"Input channels ({x.shape[1]}) must be divisible by kernel input channels "
-                         f"({weight.shape[1]})")
-    strides = standardize_tuple(strides, 2, "strides")
-    dilation = standardize_tuple(dilation_rate, 2, "dilation_rate")
-    if padding == "same":
-        x, pad = torch_nn._apply_same_padding(x, weight.shape[2:], strides, "channels_first", "conv", dilation)
-    else:
-        pad = 0
-    outputs = F.conv2d(x, weight, stride=strides, padding=pad, dilation=dilation, groups=x.shape[1] // weight.shape[1])
-    return outputs.permute(0, 2, 3, 1)
+def transpose_spatial_inputs(inputs):
+    """Keras' channels-last → channels-first step before every torch convolution, transposed convolution and
+    pooling, without the copy: the permuted view of an NHWC (NDHWC) tensor is already a
+    `torch.channels_last` (`channels_last_3d`) tensor, the memory format oneDNN convolves fastest; Keras'
+    `.contiguous()` copies it into NCHW memory, and its conv then copies it back into channels-last memory.
+    A tensor that is not channels-last-contiguous after the permute (a strided slice, say) is made so."""
+    if inputs.ndim not in (4, 5):
+        return keras_transpose_spatial_inputs(inputs)
+    order, memory = ((0, 3, 1, 2), torch.channels_last) if inputs.ndim == 4 else \
+        ((0, 4, 1, 2, 3), torch.channels_last_3d)
+    x = inputs.permute(*order)
+    return x if x.is_contiguous(memory_format=memory) else x.contiguous(memory_format=memory)
 
 
 def _channel_axis(layer, ndim):
@@ -97,17 +88,37 @@ def batch_norm_call(self, inputs, training=None, mask=None):
     return keras.ops.cast(outputs, self.compute_dtype)
 
 
+def group_norm_call(self, inputs):
+    """`GroupNormalization.call` through PyTorch's fused group-norm kernel (`native_group_norm`; channel axis
+    last or first after the batch; the instance norm of UNETR is `groups=-1`); other layouts go to Keras'."""
+    ndim = len(inputs.shape)
+    axis = self.axis % ndim if ndim >= 3 else None
+    if axis not in (1, ndim - 1) or not torch.is_tensor(inputs):
+        return keras_group_norm_call(self, inputs)
+    x = inputs.float() if inputs.dtype in (torch.float16, torch.bfloat16) else inputs  # Keras: float32 at least
+    if axis != 1:
+        x = x.movedim(axis, 1)
+    gamma = self.gamma.value.to(x.dtype) if self.scale else None
+    beta = self.beta.value.to(x.dtype) if self.center else None
+    outputs = F.group_norm(x, self.groups, gamma, beta, self.epsilon)
+    if axis != 1:
+        outputs = outputs.movedim(1, axis)
+    return keras.ops.cast(outputs, self.compute_dtype)
+
+
 def install():
     """Puts `conv` and `batch_norm_call` in place of Keras' (once; not when `KERAS_CXR_TORCH_KERNELS=0`).
     Returns whether they are installed."""
     if os.environ.get(ENV, "1") == "0":
         return False
-    torch_nn.conv = conv
+    torch_nn._transpose_spatial_inputs = transpose_spatial_inputs
     keras.layers.BatchNormalization.call = batch_norm_call
+    keras.layers.GroupNormalization.call = group_norm_call
     return True
 
 
 def uninstall():
     """Restores Keras' own `conv` and `BatchNormalization.call`."""
-    torch_nn.conv = keras_conv
+    torch_nn._transpose_spatial_inputs = keras_transpose_spatial_inputs
     keras.layers.BatchNormalization.call = keras_batch_norm_call
+    keras.layers.GroupNormalization.call = keras_group_norm_call

@@ -1,4 +1,4 @@
-"""PyTorch's fused conv / batch-norm kernels (`keras_cxr.layers._torch_kernels`) against Keras' own functions:
+"""PyTorch's copy-free convolution layout and fused normalization kernels (`keras_cxr.layers._torch_kernels`) against Keras' own functions:
 the same outputs, gradients and moving statistics, so models trained with them are the same models."""
 
 import keras
@@ -58,8 +58,9 @@ X = np.random.default_rng(0).normal(size=(3, 11, 9, 6)).astype("float32")
 
 
 def test_they_are_installed_on_torch():
-    assert kernels.torch_nn.conv is kernels.conv
+    assert kernels.torch_nn._transpose_spatial_inputs is kernels.transpose_spatial_inputs
     assert keras.layers.BatchNormalization.call is kernels.batch_norm_call
+    assert keras.layers.GroupNormalization.call is kernels.group_norm_call
 
 
 @pytest.mark.parametrize("options", [dict(filters=4, kernel_size=3, padding="same"),
@@ -71,10 +72,34 @@ def test_conv2d_equals_keras(options):
     _compare(_layer(keras.layers.Conv2D, **options), X, training=True)
 
 
-def test_depthwise_and_separable_convolutions_equal_keras():
+def test_depthwise_separable_transposed_convolutions_and_poolings_equal_keras():
     _compare(_layer(keras.layers.DepthwiseConv2D, kernel_size=3, strides=2, padding="same", depth_multiplier=2), X,
              training=True)
     _compare(_layer(keras.layers.SeparableConv2D, filters=7, kernel_size=3, padding="same"), X, training=True)
+    for options in (dict(kernel_size=2, strides=2), dict(kernel_size=3, strides=2, padding="same")):
+        _compare(_layer(keras.layers.Conv2DTranspose, filters=5, **options), X, training=True)
+    _compare(_layer(keras.layers.MaxPooling2D, pool_size=3, strides=2, padding="same"), X, training=True)
+    _compare(_layer(keras.layers.AveragePooling2D, pool_size=2), X, training=True)
+    volume = np.random.default_rng(3).normal(size=(2, 6, 7, 5, 3)).astype("float32")
+    _compare(_layer(keras.layers.Conv3D, filters=4, kernel_size=3, padding="same"), volume, training=True)
+    _compare(_layer(keras.layers.Conv1D, filters=4, kernel_size=3), X[:, 0], training=True)  # Keras' own path
+    strided = X[:, ::2]  # not contiguous after the permute: made channels-last
+    _compare(_layer(keras.layers.Conv2D, filters=4, kernel_size=3), strided, training=True)
+
+
+@pytest.mark.parametrize("groups, axis", [(-1, -1), (3, -1), (-1, 1)])
+def test_group_normalization_equals_keras(groups, axis):
+    def build():
+        layer = keras.layers.GroupNormalization(groups=groups, axis=axis, epsilon=1e-5)
+        layer.build(X.shape)
+        rng = np.random.default_rng(4)
+        channels = X.shape[axis]
+        layer.set_weights([rng.normal(1, 0.2, channels), rng.normal(0, 0.2, channels)])
+        return layer
+
+    _compare(build, X, training=True, rtol=1e-4, atol=1e-5)
+    _compare(lambda: keras.layers.GroupNormalization(groups=-1, center=False, scale=False), X, training=True,
+             rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -131,4 +156,5 @@ def test_a_trained_resnet_predicts_the_same_without_the_fused_kernels(tmp_path):
 
 def test_the_environment_variable_keeps_keras_own(monkeypatch, keras_own):
     monkeypatch.setenv(kernels.ENV, "0")
-    assert kernels.install() is False and kernels.torch_nn.conv is kernels.keras_conv
+    assert kernels.install() is False
+    assert kernels.torch_nn._transpose_spatial_inputs is kernels.keras_transpose_spatial_inputs
