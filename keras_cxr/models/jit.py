@@ -69,7 +69,10 @@ def resolve_jit_compile(value="auto", model=None):
     JAX: XLA). One exception: under a bfloat16 dtype policy on a CPU-only TensorFlow,
     XLA is off, because TensorFlow's own oneDNN kernels use the CPU's bf16 units (AMX) and XLA's CPU
     matmuls do not: MAE at batch 32 trained at 15.3 images/s without XLA against 11.0 with it, the Sharp
-    U-Net at 4.52 against 4.41.
+    U-Net at 4.52 against 4.41. A second exception, with `model=`: a CPU-only TensorFlow trains a network with
+    BatchNormalization without XLA, because XLA's CPU code for the batch-normalized CNNs was slower than
+    TensorFlow's own kernels (2-core AMD EPYC, batch 32, 224 px, `benchmarks/cnn_backbones.py`): ResNet-50 2.17
+    images/s without XLA against 1.69 with it, MobileNetV2 6.46 against 1.49.
 
     With `model=` on PyTorch, True turns into False, with one warning naming the model and the cause, for a
     model `torch.compile` is known to fail on (`torch_compile_blocker`).
@@ -77,7 +80,8 @@ def resolve_jit_compile(value="auto", model=None):
     Args:
         value: "auto", True or False (also "true" / "false"; booleans are returned unchanged, but for the
             PyTorch fallback above).
-        model: the model to be compiled (optional); only read on PyTorch when `value` is True.
+        model: the model to be compiled (optional); read on PyTorch when `value` is True, and on a CPU-only
+            TensorFlow for "auto" (no XLA for a network with BatchNormalization).
 
     Returns:
         True, False or "auto", for `Model.compile(jit_compile=...)`.
@@ -98,9 +102,18 @@ def resolve_jit_compile(value="auto", model=None):
 
     if tf.distribute.has_strategy():
         return "auto"
-    if keras.config.dtype_policy().compute_dtype == "bfloat16" and not tf.config.list_physical_devices("GPU"):
-        return False
+    if not tf.config.list_physical_devices("GPU"):
+        if keras.config.dtype_policy().compute_dtype == "bfloat16":
+            return False
+        if model is not None and _has_batch_norm(model):
+            return False
     return True
+
+
+def _has_batch_norm(model):
+    """True when `model` (nested models included) has a BatchNormalization layer."""
+    return any(isinstance(layer, keras.layers.BatchNormalization)
+               for layer in model._flatten_layers(include_self=False, recursive=True))
 
 
 def _torch_fallback(model):

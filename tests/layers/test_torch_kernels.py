@@ -34,13 +34,18 @@ def _run(layer_fn, x, training):
             [np.asarray(v.numpy(), "float32") for v in layer.non_trainable_weights], y.dtype)
 
 
-def _compare(layer_fn, x, training, rtol=1e-5, atol=1e-5):
+def _both(layer_fn, x, training):
+    """`_run` with the fused kernels, then with Keras' own."""
     fused = _run(layer_fn, x, training)
     kernels.uninstall()
     try:
-        reference = _run(layer_fn, x, training)
+        return fused, _run(layer_fn, x, training)
     finally:
         kernels.install()
+
+
+def _compare(layer_fn, x, training, rtol=1e-5, atol=1e-5):
+    fused, reference = _both(layer_fn, x, training)
     np.testing.assert_allclose(fused[0], reference[0], rtol=rtol, atol=atol)
     np.testing.assert_allclose(fused[1], reference[1], rtol=rtol, atol=atol)
     for ours, theirs in zip(fused[2] + fused[3], reference[2] + reference[3]):
@@ -123,12 +128,7 @@ def test_batch_normalization_without_scale_or_center_and_under_bfloat16():
     def bf16():
         return keras.layers.BatchNormalization(dtype="mixed_bfloat16")
 
-    fused = _run(bf16, X, True)
-    kernels.uninstall()
-    try:
-        reference = _run(bf16, X, True)
-    finally:
-        kernels.install()
+    fused, reference = _both(bf16, X, True)
     assert fused[4] == reference[4] == torch.bfloat16
     np.testing.assert_allclose(fused[0], reference[0], atol=0.02)
     np.testing.assert_allclose(fused[3][1], reference[3][1], rtol=1e-4)  # moving variance in float32

@@ -42,6 +42,13 @@ def test_auto_is_xla_on_tensorflow_and_keras_auto_elsewhere():
         assert resolve_jit_compile() is True
         with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
             assert resolve_jit_compile() == "auto"  # Keras turns XLA off under tf.distribute
+        cpu_only = not tf.config.list_physical_devices("GPU")
+        inputs = keras.Input((8, 8, 1))
+        with_bn = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Conv2D(2, 3)(inputs)))
+        without_bn = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
+        # batch-normalized CNNs on a CPU: TensorFlow's kernels, not XLA (see the docstring's numbers)
+        assert resolve_jit_compile("auto", model=with_bn) is (not cpu_only)
+        assert resolve_jit_compile("auto", model=without_bn) is True
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
         try:  # bf16 on a CPU: TensorFlow's oneDNN kernels, not XLA (see the docstring's numbers)
             assert resolve_jit_compile() is (len(tf.config.list_physical_devices("GPU")) > 0)
