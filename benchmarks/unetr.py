@@ -16,6 +16,13 @@ and in bfloat16 (keras: `mixed_bfloat16`; MONAI: `torch.autocast(dtype=torch.bfl
 
 Goals (issue 13): ≥ 1.2× MONAI float32 on each backend; with bf16 ≥ 2× MONAI float32 on hardware with bf16
 units. Prints images/s and the ratios to MONAI float32. Timings only, never asserted in tests.
+
+Issue 30, 2-core AMD EPYC (AVX2, no bf16 units), torch backend, float32, batch 8 at 256 px: keras_cxr UNETR
+0.88 and 0.95 images/s against MONAI's 1.12 and 1.08 in two runs (0.79x, 0.87x: run-to-run noise on this
+machine is ~10 %). The same model A/B in one process order, batch 4: 1.10 images/s with
+`keras_cxr.layers._torch_kernels` (copy-free convolution layout, fused instance norm via `native_group_norm`:
+311 against 467 ms for one (8, 256, 256, 16) forward + backward) and 0.97 without. Not yet profiled against
+MONAI op by op; the 1.2x goal is not met on this machine.
 """
 
 import argparse
