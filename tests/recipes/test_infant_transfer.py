@@ -114,7 +114,8 @@ def test_real_folder_with_nih_ages_two_backbones(tmp_path, shared_data, external
                                              "variants": ("full",)})
     metrics = infant_transfer.run(config)
     assert set(metrics["table"]) == {"resnet34/full", "mobilenet_v2/full"}
-    assert metrics["class_names"] == ["abnormal", "normal"] and metrics["sizes"]["pretrain"] == 80
+    # at most max_images; fewer when an image of a test patient is held out of pretraining (without_held_out)
+    assert metrics["class_names"] == ["abnormal", "normal"] and 70 <= metrics["sizes"]["pretrain"] <= 80
     assert metrics["table"]["resnet34/full"]["age_mae"][0] > 0  # NIH ages are adult years: a real regression
     external = external_validation(tmp_path / "models/transfer_resnet34_full_seed0.keras")  # figure1: ages, sex
     assert external["age"]["mae_years"] > 0 and set(external["classes"]) == {"abnormal", "normal"}
