@@ -29,14 +29,13 @@ from keras_cxr.data import DatasetIndex, index_any, index_labels_csv, load_image
 from keras_cxr.data.index import DatasetLayoutError
 from keras_cxr.metrics import calibration as calib
 from keras_cxr.metrics import classification_report, dice, hausdorff_distance, iou
-from keras_cxr.models.model_card import ModelCardError, load_model
+from keras_cxr.models.model_card import CLASSIFIER_TASKS, ModelCardError, load_model
 from keras_cxr.report import (Report, mean_sd, plot_confusion_matrix, plot_pr_curves, plot_reliability_diagram,
                               plot_roc_curves, table)
 from keras_cxr.stats import bootstrap_ci, proportion_ci
 
 AGE_BANDS = ((0, 1, "< 1 y"), (1, 5, "1–5 y"), (5, 10, "5–10 y"), (10, 18, "10–18 y"), (18, 40, "18–40 y"),
              (40, 60, "40–60 y"), (60, 200, "≥ 60 y"))
-CLASSIFICATION_TASKS = ("binary", "multiclass", "multilabel", "disease_age")
 NORMAL_CLASS_NAMES = ("normal", "healthy", "no finding", "no_finding", "negative")
 
 
@@ -246,7 +245,7 @@ def evaluate_model(model, data_dir, output_dir=None, *, label_column=None, card=
     figures = {}
     if card.task == "segmentation":
         metrics["segmentation"] = _segmentation(model, card, index, batch_size)
-    elif card.task in CLASSIFICATION_TASKS:
+    elif card.task in CLASSIFIER_TASKS:
         try:
             truth = match_classes(card, index, path, data_dir)
         except ModelCardError:

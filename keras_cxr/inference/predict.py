@@ -18,7 +18,7 @@ from keras_cxr.explain import score_cam
 from keras_cxr.metrics.calibration import apply_temperature
 from keras_cxr.inference.evaluate import predict_index
 from keras_cxr.models import deepest_conv_layer_name
-from keras_cxr.models.model_card import ModelCardError, load_model
+from keras_cxr.models.model_card import CLASSIFIER_TASKS, ModelCardError, load_model
 from keras_cxr.report import plot_activation_maps
 
 
@@ -67,7 +67,7 @@ def predict_images(model, inputs, output_csv=None, *, batch_size=32, score_cam_d
     """
     model = load_model(model, compile=False) if isinstance(model, (str, os.PathLike)) else model
     card = getattr(model, "card", None)
-    if card is None or card.task not in ("binary", "multiclass", "multilabel", "disease_age"):
+    if card is None or card.task not in CLASSIFIER_TASKS:
         raise ModelCardError(f"{getattr(model, 'name', model)} has no classifier ModelCard (task "
                              f"{getattr(card, 'task', None)!r}); predict needs a classifier saved by keras_cxr.")
     index = _index(inputs)

@@ -34,6 +34,7 @@ CARD_FILENAME = "keras_cxr_card.json"
 CARD_FORMAT = "keras_cxr.model_card/1"
 CARD_TASKS = ("binary", "multiclass", "multilabel", "segmentation", "disease_age", "regression", "restoration",
               "features")
+CLASSIFIER_TASKS = ("binary", "multiclass", "multilabel", "disease_age")  # the tasks with class probabilities
 NORMALIZATIONS = ("none", "imagenet")
 
 

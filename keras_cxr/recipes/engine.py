@@ -39,7 +39,7 @@ from keras_cxr import distributed
 from keras_cxr.callbacks import KNNProbe, LinearProbe, WarmupCosineDecay
 from keras_cxr.metrics.calibration import fit_temperature
 from keras_cxr.models import resolve_jit_compile
-from keras_cxr.models.model_card import card_for, save_model
+from keras_cxr.models.model_card import CLASSIFIER_TASKS, card_for, save_model
 from keras_cxr.optimizers import AdamW, LayerDecayAdamW
 from keras_cxr.recipes.base import _shared_dir, backup_and_restore, stage, stage_path, stream, write_json
 from keras_cxr.report import FigureLog, plot_training_curves
@@ -282,9 +282,7 @@ def fit_stage(config, name, build, train, card=None, **options):
         model = build()
         fit(config, name, model, data, validation=validation, callbacks=callbacks, **options)
         if card is not None:
-            fields = dict(card)
-            if validation is not None and fields.get("task") in CLASSIFIER_TASKS:
-                fields["temperature"] = calibration_temperature(fields["task"], *_outputs_and_targets(model, validation))
+            fields = _with_temperature(card, None if validation is None else lambda: _outputs_and_targets(model, validation))
             card_for(model, source=f"{_recipe_name(config)}/{name}", **fields)
         return model
 
@@ -294,9 +292,6 @@ def fit_stage(config, name, build, train, card=None, **options):
 
 def _recipe_name(config):
     return type(config).__module__.rsplit(".", 1)[-1]
-
-
-CLASSIFIER_TASKS = ("binary", "multiclass", "multilabel", "disease_age")
 
 
 def calibration_temperature(task, truth, probabilities):
@@ -313,6 +308,14 @@ def calibration_temperature(task, truth, probabilities):
     except ValueError as error:  # e.g. no validation case with known truth: the card records no temperature
         warnings.warn(f"No temperature recorded in the model card: {error}", stacklevel=2)
         return None
+
+
+def _with_temperature(card, validation):
+    """`card` (a dict of ModelCard fields) with the temperature of `validation() -> (truth, probabilities)`
+    when the card is a classifier's and `validation` is given; else `card` as it is."""
+    if validation is None or card.get("task") not in CLASSIFIER_TASKS:
+        return card
+    return {**card, "temperature": calibration_temperature(card["task"], *validation())}
 
 
 def _outputs_and_targets(model, dataset):
@@ -332,8 +335,7 @@ def save_trained(config, name, model, validation=None, **card):
     images. `validation=(truth, probabilities)` of a classifier records its temperature
     (`calibration_temperature`). For stages whose resumable result is predictions (`kind="npz"`), not the
     model itself."""
-    if validation is not None and card.get("task") in CLASSIFIER_TASKS:
-        card["temperature"] = calibration_temperature(card["task"], *validation)
+    card = _with_temperature(card, None if validation is None else lambda: validation)
     card_for(model, source=f"{_recipe_name(config)}/{name}", **card)
     path = stage_path(config, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -80,7 +80,12 @@ def image_row(images):
 
 def warning_lines(found, intro="These models did not learn; their numbers below are not results (train longer, "
                                 "or tune the learning rates):"):
-    """The warnings block (`keras_cxr.report.degenerate`'s sentences as a list), [] when there are none."""
+    """The warnings block (`keras_cxr.report.degenerate`'s sentences as a list), [] when there are none;
+    repeated sentences once, at most `WARNINGS_SHOWN` of them, then how many more.
+
+    >>> warning_lines(["B is constant.", "B is constant."], "Not results:")
+    ['Not results:', '', '- B is constant.']
+    """
     found = list(dict.fromkeys(found))
     if not found:
         return []
