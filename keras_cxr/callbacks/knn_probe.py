@@ -54,23 +54,28 @@ def knn_predict(train_features, train_labels, query_features, k=20, num_classes=
 
 class KNNProbe(FeatureProbe):
     """Every `every` epochs: the kNN classifier (`knn_predict`, k = 20) of the encoder's frozen pooled features
-    (`keras_cxr.models.probe_features`), fitted on `train` and scored on `test`; logs `knn_auc` and
-    `knn_accuracy` into the epoch's logs, hence the History and the engine's saved history.
+    (`keras_cxr.models.probe_features`), fitted on `train` and scored on `test` (or cross-validated on `train`
+    when `test` is None; see `FeatureProbe`); logs `knn_auc` and `knn_accuracy` into the epoch's logs, hence the
+    History and the engine's saved history.
 
     Args:
-        train, test: (images, integer labels) numpy pairs, images (n, H, W, C) in the model's input range.
+        train, test: (images, integer labels) numpy pairs, images (n, H, W, C) in the model's input range;
+            test None: `folds`-fold cross-validation on train, grouped by `groups` (patient ids) when given.
         k: neighbours (lightly's `KNNBenchmarkModule` and solo-learn default to 20).
         every: run after epochs every, 2·every, ... and after the last one.
         batch_size: feature batch size.
         features: None → `probe_features(model)` at each probe; or a function model → feature model.
         prefix: the log names' prefix.
+        folds, groups, seed: the cross-validation (`probe_folds`) when `test` is None.
 
-    Cost: one inference pass over train + test images per probe (no gradients, no training-mode layers); on
+    Cost: one inference pass over train + test images per probe, shared with a `LinearProbe` of the same arrays (no gradients, no training-mode layers); on
     distributed runs each rank computes the same numbers from the same weights (nothing to reduce).
     """
 
-    def __init__(self, train, test, k=20, every=1, batch_size=64, features=None, prefix="knn"):
-        super().__init__(train, test, every=every, batch_size=batch_size, features=features, prefix=prefix)
+    def __init__(self, train, test=None, k=20, every=1, batch_size=64, features=None, prefix="knn", folds=5,
+                 groups=None, seed=0):
+        super().__init__(train, test, every=every, batch_size=batch_size, features=features, prefix=prefix,
+                         folds=folds, groups=groups, seed=seed)
         self.k = int(k)
 
     def probabilities(self, train_features, train_labels, test_features):

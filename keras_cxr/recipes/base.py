@@ -58,11 +58,11 @@ class RecipeConfig:
     # pools both folders): every recipe reports each beside its own test split (`named_test_sets`).
     test_dir: tuple = ()
     # Feature probes of every pretraining stage (not in the papers; lightly / solo-learn practice): every
-    # `probe_every` epochs a kNN (k = 20) and a linear probe on the frozen encoder's pooled features, fitted on
-    # up to `probe_images` labelled training images and scored on as many validation images; their AUC goes
-    # into the stage's history and learning curves. probe_images = 0 turns them off.
+    # `probe_every` epochs (and on the initial weights) a kNN (k = 20) and a linear probe on the frozen encoder's
+    # pooled features, 5-fold cross-validated (grouped by patient) on up to `probe_images` labelled training
+    # images; their AUC goes into the stage's history and learning curves. probe_images = 0 turns them off.
     probe_every: int = 1
-    probe_images: int = 300
+    probe_images: int = 1000
     # Evaluation protocols beside fine-tuning (`keras_cxr.recipes.protocols`; not in papers 001-003):
     # linear probing of each frozen pretrained encoder, with facebookresearch/mae main_linprobe.py's settings
     # (SGD momentum 0.9, no weight decay, lr = blr x batch / 256, warm-up + cosine) ...

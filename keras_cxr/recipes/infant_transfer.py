@@ -127,7 +127,7 @@ class Config(RecipeConfig):
                       phantom_transfer_images=1200, backbones=("vgg16",), width_multiplier=0.125,
                       variants=("ablation1", "full"), seeds=(0,), image_size=64, decoder_filters=(32, 16),
                       pretrain_epochs=5, pretrain_batch_size=32, transfer_epochs=25, transfer_lr=1e-3, verbose=2,
-                      jit_compile="false", probe_images=128)
+                      jit_compile="false", probe_images=512)
         values.update(overrides)
         return cls(**values)
 
@@ -279,7 +279,7 @@ def pretrain(config, data, backbone):
                        target="image", seed=config.seed),
         epochs=config.pretrain_epochs, keep="last", monitor="loss",
         optimizer=engine.make_optimizer("adam", config.pretrain_lr), loss=keras.losses.MeanAbsoluteError(),
-        callbacks=lambda: engine.feature_probes(config, data["splits"]["train"], data["splits"]["val"],
+        callbacks=lambda: engine.feature_probes(config, data["splits"]["train"],
                                                 config.image_size))
 
 

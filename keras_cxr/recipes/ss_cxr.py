@@ -218,7 +218,7 @@ class Config(RecipeConfig):
                       pretrain_lr=1e-3, pretrain_warmup_epochs=1, finetune_epochs=20, finetune_batch_size=32,
                       finetune_lr=2e-3, finetune_warmup_epochs=2, randaugment_magnitude=0, drop_path_rate=0.0,
                       segmentation_image_size=64, feature_size=8, segmentation_epochs=10, segmentation_batch_size=16,
-                      segmentation_lr=2e-3, bootstrap_resamples=200, verbose=2, jit_compile="false", probe_images=128)
+                      segmentation_lr=2e-3, bootstrap_resamples=200, verbose=2, jit_compile="false", probe_images=512)
         values.update(overrides)
         return cls(**values)
 
@@ -354,7 +354,7 @@ def pretrain(config, data):
         optimizer=lambda steps: engine.make_optimizer(
             "adamw", config.pretrain_lr, schedule="cosine", steps_per_epoch=steps, epochs=config.pretrain_epochs,
             warmup_epochs=config.pretrain_warmup_epochs, weight_decay=config.pretrain_weight_decay),
-        callbacks=lambda: engine.feature_probes(config, data["classify"]["train"], data["classify"]["val"],
+        callbacks=lambda: engine.feature_probes(config, data["classify"]["train"],
                                                 config.pretrain_image_size, normalize="imagenet"))
 
 

@@ -162,7 +162,7 @@ class Config(RecipeConfig):
             classifier_optimizer="adam", classifier_learning_rate=3e-4, classifier_epochs=15, classifier_batch_size=16,
             ensemble_epochs=5, baseline_weights="none", segmentation_epochs=2, num_cam_images=4, verbose=2,
             jit_compile="false",  # tiny models, few steps: XLA compiling costs more than it saves
-            probe_images=128,  # feature probes of the pretexts on 128 + 128 labelled images (CI budget)
+            probe_images=512,  # feature probes of the pretexts on 512 labelled images (CI budget)
         )
         values.update(overrides)
         return cls(**values)
@@ -383,7 +383,7 @@ def pretrain(config, data, task):
         epochs=config.pretext_epochs, optimizer=engine.make_optimizer("adam", config.pretext_learning_rate),
         loss=SSIMLoss(l1_weight=config.pretext_l1_weight), metrics=["mse", "mae", PSNR(), SSIM()], monitor="val_loss",
         plateau=_plateau(config),
-        callbacks=lambda: engine.feature_probes(config, data["classify"]["train"], data["classify"]["val"],
+        callbacks=lambda: engine.feature_probes(config, data["classify"]["train"],
                                                 config.image_size))
     scores = {"psnr": [], "ssim": [], "haarpsi": [], "degraded_psnr": [], "degraded_ssim": []}
     examples = None

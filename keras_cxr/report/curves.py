@@ -85,7 +85,8 @@ def plot_pr_curves(y_true, y_score, class_names=None, title="Precision-recall cu
 def plot_training_curves(history, metrics=None, title="Training curves", path=None):
     """Plots training/validation curves from a Keras `History`, its `history` dict, or a recipe stage's
     saved history (`keras_cxr.recipes.engine`: entries that are not per-epoch lists are ignored, and its
-    `best_epoch`, the epoch the stage kept, is marked with a dotted line).
+    `best_epoch`, the epoch the stage kept, is marked with a dotted line; its `probe_at_start`, the feature
+    probes' scores on the initial weights, is drawn at epoch 0 of each probe curve).
 
     Each metric gets a panel with its `val_` twin when present (training solid, validation dashed).
 
@@ -98,6 +99,7 @@ def plot_training_curves(history, metrics=None, title="Training curves", path=No
     if not isinstance(history, dict) or not history:
         raise ValueError(f"history must be a non-empty dict of metric lists or a keras History; received {history!r}.")
     best = history.get("best_epoch")
+    at_start = history.get("probe_at_start") or {}
     curves = {k: v for k, v in history.items() if isinstance(v, (list, tuple, np.ndarray)) and len(v)}
     names = metrics or [k for k in curves if not k.startswith("val_") and k != "learning_rate"]
     names = [n for n in names if n in curves] or list(curves)[:1]
@@ -106,6 +108,8 @@ def plot_training_curves(history, metrics=None, title="Training curves", path=No
         ax = fig.add_subplot(1, len(names), i + 1)
         values = np.asarray(curves[name], dtype=np.float64)
         epochs = np.arange(1, len(values) + 1)
+        if at_start.get(name) is not None:  # the probe of the initial weights: epoch 0
+            values, epochs = np.concatenate([[at_start[name]], values]), np.arange(len(values) + 1)
         shown = np.isfinite(values)  # a probe logged every N epochs is NaN in between: join the probed epochs
         ax.plot(epochs[shown], values[shown], "-", marker="." if shown.sum() < 30 else None,
                 label="probe" if name.endswith(("knn_auc", "knn_accuracy", "linear_auc", "linear_accuracy"))

@@ -111,3 +111,44 @@ def test_linear_probing_trains_the_head_only(name, kwargs):
         np.testing.assert_array_equal(b, keras.ops.convert_to_numpy(w))
     assert not np.allclose(head, keras.ops.convert_to_numpy(probe.get_layer("predictions").kernel))
     assert history[-1] < history[0]
+
+
+def test_cross_validated_probes_equal_scikit_learn_out_of_fold_predictions():
+    """test=None: the probe's AUC is that of scikit-learn's out-of-fold predictions on the same folds (a
+    standardized logistic regression; a cosine, distance-weighted kNN)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, 120)
+    images = (rng.normal(size=(120, 4, 4, 1)) + 0.4 * labels[:, None, None, None] * rng.normal(size=(1, 4, 4, 1)))
+    images = images.astype("float32")
+    flat = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten()])
+    folds = StratifiedKFold(5, shuffle=True, random_state=3)
+    features = images.reshape(120, -1)
+    linear = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), features, labels,
+                               cv=folds, method="predict_proba")[:, 1]
+    knn = cross_val_predict(KNeighborsClassifier(20, metric="cosine", weights="distance", algorithm="brute"),
+                            features, labels, cv=folds, method="predict_proba")[:, 1]
+    same = dict(seed=3, features=lambda model: model)  # the flattened images are the features
+    for probe, reference in ((LinearProbe((images, labels), **same), linear), (KNNProbe((images, labels), **same), knn)):
+        probe.set_model(flat)
+        auc, _ = probe.evaluate()
+        assert auc == pytest.approx(roc_auc_score(labels, reference), abs=1e-6), type(probe).__name__
+
+
+def test_probe_features_of_a_unet_pool_every_encoder_stage():
+    """A CNN encoder's probe features: the global average of the last map of each resolution up to the
+    bottleneck (block1_conv2 ... block5_conv3 of the Sharp U-Net), concatenated shallow to deep."""
+    from keras_cxr.models import vgg16_sharp_unet
+
+    keras.utils.set_random_seed(1)
+    model = vgg16_sharp_unet((32, 32, 1), width_multiplier=0.0625)
+    images = np.random.default_rng(2).random((3, 32, 32, 1)).astype("float32")
+    names = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
+    maps = keras.Model(model.inputs, [model.get_layer(n).output for n in names]).predict(images, verbose=0)
+    expected = np.concatenate([np.asarray(m).mean(axis=(1, 2)) for m in maps], axis=1)
+    np.testing.assert_allclose(probe_features(model).predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)

@@ -38,13 +38,30 @@ def test_probe_labels_of_every_task():
 
 def test_feature_probes_read_the_labelled_images_and_switch_off(tmp_path):
     index = phantom_index(40, 32, seed=3, labels="abnormal", cache_dir=str(tmp_path))
-    config = RecipeConfig(output_dir=str(tmp_path / "run"), probe_images=16, probe_every=2, cache_dir=str(tmp_path))
-    probes = engine.feature_probes(config, index.subset(np.arange(20)), index.subset(np.arange(20, 40)), 32)
+    config = RecipeConfig(output_dir=str(tmp_path / "run"), probe_images=30, probe_every=2, cache_dir=str(tmp_path))
+    probes = engine.feature_probes(config, index, 32)
     assert [type(p).__name__ for p in probes] == ["KNNProbe", "LinearProbe"]
-    assert probes[0].train_images.shape == (16, 32, 32, 1) and probes[0].every == 2
-    assert set(probes[0].train_labels) <= {0, 1}
+    assert probes[0].train_images.shape == (30, 32, 32, 1) and probes[0].every == 2
+    assert set(probes[0].train_labels) <= {0, 1} and probes[0].test_images is None  # cross-validated
+    scored = np.sort(np.concatenate([rows for _, rows in probes[0].folds]))
+    assert scored.tolist() == list(range(30))  # every probe image is scored once, out of fold
     config.probe_images = 0
-    assert engine.feature_probes(config, index, index, 32) == []
+    assert engine.feature_probes(config, index, 32) == []
+
+
+def test_probe_folds_keep_each_patient_on_one_side(tmp_path):
+    """A patient with several images is never both fitted and scored in one fold (grouped cross-validation)."""
+    paths = [str(tmp_path / f"{i}.png") for i in range(24)]
+    patients = [str(i // 3) for i in range(24)]  # 8 patients, 3 images each
+    labels = [[float(i // 3 % 2)] for i in range(24)]
+    index = _index(paths, patients, labels)
+    from keras_cxr.callbacks import probe_folds
+
+    groups = index.frame["patient_id"].to_numpy()
+    folds = probe_folds(engine.probe_labels(index), folds=4, groups=groups)
+    assert len(folds) == 4
+    for fit_rows, score_rows in folds:
+        assert not set(groups[fit_rows]) & set(groups[score_rows])
 
 
 def test_engine_saves_the_probe_curve_with_the_stage_history(tmp_path):
@@ -60,8 +77,11 @@ def test_engine_saves_the_probe_curve_with_the_stage_history(tmp_path):
     model = vgg16_sharp_unet((32, 32, 1), width_multiplier=0.0625)
     engine.fit(config, "pretext", model, (images, images), batch_size=8, epochs=2, keep="last", monitor="loss",
                optimizer=keras.optimizers.Adam(1e-3), loss="mae",
-               callbacks=engine.feature_probes(config, index.subset(np.arange(20)), index.subset(np.arange(20, 40)), 32))
+               callbacks=engine.feature_probes(config, index, 32))
     history = engine.load_history(config, "pretext")
     assert len(history["knn_auc"]) == len(history["linear_auc"]) == 2
     assert all(0.0 <= v <= 1.0 for v in history["knn_auc"] + history["linear_auc"])
-    assert "kNN AUC" in engine.probe_summary(history)
+    start = history["probe_at_start"]  # the initial weights, probed before the first step
+    assert set(start) == {"knn_auc", "knn_accuracy", "linear_auc", "linear_accuracy"}
+    assert all(0.0 <= v <= 1.0 for v in start.values())
+    assert "kNN AUC" in engine.probe_summary(history) and "at the start" in engine.probe_summary(history)
