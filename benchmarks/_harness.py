@@ -15,13 +15,72 @@ import time
 
 
 def images_per_second(step, batch_size, steps, warmup):
-    """Calls `step()` `warmup` times untimed, then `steps` times; returns images/s."""
+    """Calls `step()` `warmup` times untimed, then `steps` times; returns images/s. With the environment
+    variable `BENCH_PROFILE` set to a path (the parent's `--profile`), the timed steps run under
+    `torch.profiler` and the self CPU milliseconds per step of every op are written there as JSON (the rate
+    then includes the profiler's overhead)."""
     for _ in range(warmup):
         step()
+    path = os.environ.get("BENCH_PROFILE")
+    profiler = None
+    if path:
+        import torch
+
+        profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+        profiler.__enter__()
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    return steps * batch_size / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    if profiler is not None:
+        profiler.__exit__(None, None, None)
+        ops = {event.key: event.self_cpu_time_total / steps / 1000 for event in profiler.key_averages()}
+        with open(path, "w") as f:
+            json.dump({"step_ms": 1000 * elapsed / steps, "ops": ops}, f)
+    return steps * batch_size / elapsed
+
+
+# Op families of a training step, for comparing two profiles whose op names differ (Keras' vs timm's / MONAI's).
+OP_FAMILIES = (
+    ("convolution / pooling", ("conv", "mkldnn_convolution", "slow_conv", "pool")),
+    ("normalization", ("batch_norm", "group_norm", "layer_norm", "instance_norm")),
+    ("matmul / attention", ("mm", "bmm", "addmm", "linear", "matmul", "scaled_dot_product", "baddbmm", "einsum")),
+    ("copy / layout", ("copy_", "contiguous", "clone", "to_copy", "_to_copy", "cat", "stack")),
+    ("optimizer", ("foreach", "fused_adam", "fused_sgd", "lerp", "addcdiv", "addcmul")),
+    ("reduction", ("sum", "mean", "var", "std", "max", "min", "amax", "norm")),
+    ("activation", ("relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "clamp", "hardtanh", "threshold")),
+    ("elementwise", ("add", "sub", "mul", "div", "sqrt", "rsqrt", "pow", "exp", "log", "neg", "where", "fill_",
+                     "zero_", "ones", "zeros", "empty")),
+)
+
+
+def op_family(name):
+    """The family (`OP_FAMILIES`) of an aten op name, "other" when none matches."""
+    bare = name.split("::")[-1].lower()
+    for family, keys in OP_FAMILIES:
+        if any(bare == key or bare.startswith(key) or key in bare for key in keys):
+            return family
+    return "other"
+
+
+def print_profiles(profiles, top=15):
+    """Prints profiles {label: {"step_ms", "ops": {op: self ms per step}}} side by side: the total per op family
+    (`op_family`) and the `top` ops by their largest time in any profile, in milliseconds per training step."""
+    labels = list(profiles)
+    width = max(12, *(len(label) for label in labels))
+    header = "".join(f"{label:>{width + 2}}" for label in labels)
+    print("\nprofile, self CPU ms per training step (torch.profiler; step time under the profiler first)")
+    print(f"{'':<28}{header}")
+    print(f"{'step':<28}" + "".join(f"{profiles[label]['step_ms']:>{width + 2}.0f}" for label in labels))
+    families = [family for family, _ in OP_FAMILIES] + ["other"]
+    for family in families:
+        totals = [sum(ms for op, ms in profiles[label]["ops"].items() if op_family(op) == family) for label in labels]
+        print(f"  {family:<26}" + "".join(f"{t:>{width + 2}.0f}" for t in totals))
+    ops = {op for label in labels for op in profiles[label]["ops"]}
+    ranked = sorted(ops, key=lambda op: -max(profiles[label]["ops"].get(op, 0.0) for label in labels))[:top]
+    print(f"top {top} ops:")
+    for op in ranked:
+        print(f"  {op[:26]:<26}" + "".join(f"{profiles[label]['ops'].get(op, 0.0):>{width + 2}.0f}" for label in labels))
 
 
 def time_in_subprocess(script, name, precision, options, python=None, env=None):
@@ -117,3 +176,24 @@ def machine_lines(peer_python=None, peer_modules=("torch", "timm", "monai")):
         except (OSError, subprocess.SubprocessError) as error:
             lines.append(f"peer side ({peer_python}): could not run ({error})")
     return lines
+
+
+def profile_env(folder, label):
+    """The environment of a candidate's child run: {"BENCH_PROFILE": folder/label.json} with `--profile folder`,
+    else {} (no profiler)."""
+    if not folder:
+        return {}
+    os.makedirs(folder, exist_ok=True)
+    return {"BENCH_PROFILE": os.path.join(os.path.abspath(folder), f"{label.replace(' ', '_')}.json")}
+
+
+def print_saved_profiles(folder, labels, top=15):
+    """`print_profiles` of the candidates `labels` whose child runs wrote a profile into `folder`."""
+    found = {}
+    for label in labels:
+        path = profile_env(folder, label).get("BENCH_PROFILE")
+        if path and os.path.exists(path):
+            with open(path) as f:
+                found[label] = json.load(f)
+    if found:
+        print_profiles(found, top)

@@ -56,7 +56,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-from _harness import machine_lines, images_per_second, print_result, time_in_subprocess  # noqa: E402
+from _harness import (machine_lines, images_per_second, print_result, print_saved_profiles, profile_env,  # noqa: E402
+                      time_in_subprocess)
 
 TIMM_NAMES = {"vgg19": "vgg19", "mobilenet_v2": "mobilenetv2_100", "shufflenet_v1": None,
               "xception": "legacy_xception", "hrnet_w32": "hrnet_w32", "resnext50_32x4d": "resnext50_32x4d",
@@ -122,6 +123,8 @@ def main(argv=None):
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"])
     parser.add_argument("--peer-python", default=sys.executable, help="interpreter with timm + torchvision")
+    parser.add_argument("--profile", metavar="DIR", help="profile each candidate's timed steps (torch.profiler) "
+                        "into DIR and print them side by side per op family (torch backend and the peers)")
     parser.add_argument("--only", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.only:
@@ -150,7 +153,8 @@ def main(argv=None):
                     found[kind] = time_in_subprocess(
                         __file__, f"{kind}:{backbone}", precision, options,
                         python=args.peer_python if kind == "timm" else None,
-                        env={"KERAS_BACKEND": "torch"} if kind == "timm" else None)
+                        env={**({"KERAS_BACKEND": "torch"} if kind == "timm" else {}),
+                             **profile_env(args.profile, f"{kind} {backbone} {precision}")})
                 except Exception as error:  # noqa: BLE001
                     found[kind] = f"failed ({str(error)[:60]})"
             if precision == "float32" and isinstance(found.get("timm"), float):
@@ -158,6 +162,10 @@ def main(argv=None):
             ratio = f"{found['keras'] / reference:.2f}x" if reference and isinstance(found["keras"], float) else "—"
             cells = [f"{v:.2f}" if isinstance(v, float) else v for v in (found["keras"], found["timm"])]
             print(f"{backbone:<18}{precision:<11}{cells[0]:>11}{cells[1]:>10}{ratio:>20}", flush=True)
+    for backbone in args.backbones if args.profile else ():
+        for precision in args.precisions:
+            print(f"\n{backbone} [{precision}]", end="")
+            print_saved_profiles(args.profile, [f"{kind} {backbone} {precision}" for kind in ("keras", "timm")])
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchmarks/_harness.py
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout
 
-from _harness import machine_lines, images_per_second, print_ratios, print_result, time_in_subprocess  # noqa: E402
+from _harness import (machine_lines, images_per_second, print_ratios, print_result,  # noqa: E402
+                      print_saved_profiles, profile_env, time_in_subprocess)
 
 VIT_S = dict(embed_dim=384, depth=12, num_heads=6, mlp_dim=1536)
 CANDIDATES = ("UNETR", "MONAI", "GMML", "MAE")
@@ -134,6 +135,8 @@ def main(argv=None):
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
     parser.add_argument("--jit-compile", default="auto", choices=["auto", "true", "false"])
     parser.add_argument("--peer-python", default=sys.executable, help="interpreter with MONAI (default: this one)")
+    parser.add_argument("--profile", metavar="DIR", help="profile each candidate's timed steps (torch.profiler) "
+                        "into DIR and print them side by side per op family (torch backend and the peers)")
     parser.add_argument("--only", choices=CANDIDATES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.only:
@@ -154,7 +157,8 @@ def main(argv=None):
             try:
                 rows[(name, precision)] = rate = time_in_subprocess(
                     __file__, name, precision, options, python=args.peer_python if name == "MONAI" else None,
-                    env={"KERAS_BACKEND": "torch"} if name == "MONAI" else None)
+                    env={**({"KERAS_BACKEND": "torch"} if name == "MONAI" else {}),
+                         **profile_env(args.profile, f"{name} {precision}")})
                 print(f"{label:<34}{rate:>10.2f} images/s", flush=True)
             except Exception as error:  # noqa: BLE001
                 print(f"{label:<34}{'failed':>10}  {error}", flush=True)
@@ -162,6 +166,9 @@ def main(argv=None):
                  "MONAI UNETR float32")
     print_ratios({k: v for k, v in rows.items() if k[0] in ("GMML", "MAE")}, ("MAE", "float32"),
                  "keras_cxr MAE float32 (pretraining)")
+    for precision in args.precisions if args.profile else ():
+        print(f"\n[{precision}]", end="")
+        print_saved_profiles(args.profile, [f"{name} {precision}" for name in args.candidates])
 
 
 if __name__ == "__main__":

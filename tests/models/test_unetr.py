@@ -39,6 +39,22 @@ def test_shapes_of_every_stage_and_taps():
         unetr((64, 64, 1), **{**SMALL, "taps": (1, 2, 9)})
 
 
+def test_patch_8_decodes_through_three_levels():
+    """Patch 8 (small images): the token grid is 1/8 of the side, so the decoder has three levels, encoder4 and
+    decoder5 are left out, and the output is still at full resolution."""
+    model = unetr((64, 64, 1), patch_size=8, **SMALL)
+    x = np.random.default_rng(1).random((2, 64, 64, 1), dtype=np.float32)
+    assert c(model(x)).shape == (2, 64, 64, 1)
+    stages = {"encoder2_res1_out": (32, 8), "encoder3_up0": (16, 16), "decoder4_res_out": (16, 16),
+              "decoder3_res_out": (32, 8), "decoder2_res_out": (64, 4)}
+    for layer, (side, channels) in stages.items():
+        assert tuple(model.get_layer(layer).output.shape[1:]) == (side, side, channels), layer
+    names = {layer.name for layer in model.layers}
+    assert not any(n.startswith(("encoder4", "decoder5")) for n in names)
+    with pytest.raises(ValueError, match="patch_size"):
+        unetr((64, 64, 1), patch_size=4, **SMALL)
+
+
 def test_initialized_from_a_gmml_encoder():
     gmml = GMML(image_size=32, patch_size=16, embed_dim=32, depth=4, num_heads=2, mlp_dim=64, decoder_dim=32,
                 bottleneck_dim=8, seed=0)

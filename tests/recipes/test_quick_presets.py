@@ -47,8 +47,8 @@ def check(missed):
 
 def probe_curves(folder, stages):
     """Issue 28: every pretraining stage's saved history carries its kNN and linear probe AUC per epoch (finite,
-    in [0, 1]); returns {stage: (first, last) kNN AUC} for the closing numbers. The curve's rise is reported,
-    not asserted: on a few hundred probe images its epoch-to-epoch noise is of the size of the rise."""
+    in [0, 1]) and on the initial weights; returns {stage: (start, first epoch, last epoch) linear-probe AUC} for
+    the closing numbers and prints both probes' curves."""
     from keras_cxr.recipes import engine
     from keras_cxr.recipes.base import RecipeConfig
 
@@ -56,12 +56,13 @@ def probe_curves(folder, stages):
     for stage in stages:
         history = engine.load_history(RecipeConfig(output_dir=str(folder)), stage)
         assert history is not None, stage
+        start = history["probe_at_start"]
         for key in ("knn_auc", "linear_auc"):
-            values = np.asarray(history[key], dtype=float)
-            assert len(values) == len(history["loss"]) and np.isfinite(values).all(), (stage, key, values)
+            values = np.asarray([start[key]] + history[key], dtype=float)
+            assert len(values) == len(history["loss"]) + 1 and np.isfinite(values).all(), (stage, key, values)
             assert ((values >= 0) & (values <= 1)).all(), (stage, key, values)
-        found[stage] = (history["knn_auc"][0], history["knn_auc"][-1])
-    print("probe kNN AUC first -> last:", found)
+            print(f"probe curve {stage} {key} (epoch 0 = initial weights):", np.round(values, 3).tolist())
+        found[stage] = (start["linear_auc"], history["linear_auc"][0], history["linear_auc"][-1])
     return found
 
 

@@ -52,6 +52,9 @@ class _DropClassToken(keras.layers.Layer):
         return (input_shape[0], None if input_shape[1] is None else input_shape[1] - 1, input_shape[2])
 
 
+_DECODER_LEVELS = {8: 3, 16: 4}  # patch size -> decoder levels (x2 up-samplings from the token grid)
+
+
 def _projection_up(x, filters, num_layers, name):
     """MONAI's UnetrPrUpBlock (res_block): transposed conv, then `num_layers` × (transposed conv + res block)."""
     x = _conv(x, filters, 2, f"{name}_up0", stride=2, transposed=True)
@@ -89,7 +92,10 @@ def unetr(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", w
         input_shape, weights, name: the builder contract; sides divisible by `patch_size` (paper 001: 256).
         num_classes: output channels (1: the lung mask); head_activation: "sigmoid" (probabilities),
             "softmax" (several classes), "linear" / None (logits).
-        patch_size, embed_dim, depth, num_heads, mlp_dim, drop_path_rate: the ViT (ViT-S/16 default).
+        patch_size, embed_dim, depth, num_heads, mlp_dim, drop_path_rate: the ViT (ViT-S/16 default). Patch 16
+            (paper 001, MONAI) up-samples the tokens through four decoder levels; patch 8 (not in MONAI, which
+            fixes 16; for small images, e.g. 64 px) through three: encoder4 and decoder5 are left out, so the
+            last tap (`taps[2]`) is unused.
         feature_size: decoder width unit (16, paper 001 and MONAI's default).
         taps: 0-based indices of the blocks whose outputs feed encoder2, encoder3, encoder4.
 
@@ -106,8 +112,10 @@ def unetr(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", w
     if int(num_classes) < 1 or head_activation not in HEAD_ACTIVATIONS:
         raise ValueError(f"{name}: num_classes (output channels) must be >= 1 and head_activation one of "
                          f"{HEAD_ACTIVATIONS}; received {num_classes}, {head_activation!r}.")
-    if patch_size != 16:
-        raise ValueError(f"{name}: the decoder up-samples 16 × (four × 2 steps); received patch_size={patch_size}.")
+    if patch_size not in _DECODER_LEVELS:
+        raise ValueError(f"{name}: the decoder up-samples the token grid by 2 per level, so patch_size must be one of "
+                         f"{sorted(_DECODER_LEVELS)}; received {patch_size}.")
+    levels = _DECODER_LEVELS[patch_size]
     taps = tuple(int(t) for t in taps)
     if len(taps) != 3 or not all(0 <= t < depth for t in taps):
         raise ValueError(f"{name}: taps must be three block indices in [0, {depth}); received {taps}.")
@@ -123,14 +131,13 @@ def unetr(input_shape=(224, 224, 1), num_classes=1, head_activation="sigmoid", w
     features = encoder(inputs)
     maps = [_tokens_to_grid(features[key], grid, f"z{i}") for i, key in
             enumerate([f"block_{t}" for t in taps] + ["norm"], start=1)]
-    enc1 = _res_block(inputs, feature_size, "encoder1")
-    enc2 = _projection_up(maps[0], feature_size * 2, 2, "encoder2")
-    enc3 = _projection_up(maps[1], feature_size * 4, 1, "encoder3")
-    enc4 = _projection_up(maps[2], feature_size * 8, 0, "encoder4")
-    x = _up(maps[3], enc4, feature_size * 8, "decoder5")
-    x = _up(x, enc3, feature_size * 4, "decoder4")
-    x = _up(x, enc2, feature_size * 2, "decoder3")
-    x = _up(x, enc1, feature_size, "decoder2")
+    skips = {1: _res_block(inputs, feature_size, "encoder1")}
+    for level, tapped in zip((2, 3, 4), maps[:3]):  # encoder<level>: 1 / 2^(level-1) of the image side
+        if level <= levels:  # patch 16: encoder2, 3, 4 with 2, 1, 0 extra up-samplings; patch 8: encoder2, 3
+            skips[level] = _projection_up(tapped, feature_size * 2 ** (level - 1), levels - level, f"encoder{level}")
+    x = maps[3]
+    for level in range(levels, 0, -1):  # decoder<level+1> joins encoder<level>
+        x = _up(x, skips[level], feature_size * 2 ** (level - 1), f"decoder{level + 1}")
     activation = None if head_activation == "linear" else head_activation
     outputs = keras.layers.Conv2D(int(num_classes), 1, activation=activation, name="segmentation",
                                   dtype=output_dtype())(x)
