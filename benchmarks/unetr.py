@@ -17,12 +17,26 @@ and in bfloat16 (keras: `mixed_bfloat16`; MONAI: `torch.autocast(dtype=torch.bfl
 Goals (issue 13): ≥ 1.2× MONAI float32 on each backend; with bf16 ≥ 2× MONAI float32 on hardware with bf16
 units. Prints images/s and the ratios to MONAI float32. Timings only, never asserted in tests.
 
-Issue 30, 2-core AMD EPYC (AVX2, no bf16 units), torch backend, float32, batch 8 at 256 px: keras_cxr UNETR
-0.88 and 0.95 images/s against MONAI's 1.12 and 1.08 in two runs (0.79x, 0.87x: run-to-run noise on this
-machine is ~10 %). The same model A/B in one process order, batch 4: 1.10 images/s with
-`keras_cxr.layers._torch_kernels` (copy-free convolution layout, fused instance norm via `native_group_norm`:
-311 against 467 ms for one (8, 256, 256, 16) forward + backward) and 0.97 without. Not yet profiled against
-MONAI op by op; the 1.2x goal is not met on this machine.
+Issue 30, 2-core AMD EPYC (AVX2, no bf16 units), torch backend, float32, batch 8 at 256 px (keras_cxr on torch
+2.13.0, MONAI 1.6.1 on torch 2.14.1). `--profile DIR` runs each candidate's timed steps under torch.profiler
+and prints them side by side per op family. Self CPU ms per training step (runs of 2 and 3 steps):
+
+| family | keras_cxr UNETR | MONAI UNETR | what differs |
+|---|---|---|---|
+| step (under the profiler) | 8826 → 7883 | 7944 / 7802 | |
+| convolution | 2761 → 2544 | 3141 / 3084 | ours channels-last (oneDNN), MONAI's NCHW |
+| matmul / attention | 3218 → 2759 | 2959 / 2816 | Keras' Dense: `mm` + a separate bias `add`; fixed by one `F.linear` |
+| normalization | 1550 → 1312 | 424 / 435 | instance norm: ours `native_group_norm` on channels-last, MONAI's `batch_norm` on an NCHW (1, N·C, H, W) view |
+| copy / layout | 133 → 194 | 589 / 568 | MONAI's instance norm copies into NCHW |
+| activation | 468 → 431 | 229 / 229 | Keras' LeakyReLU not in place |
+
+("→": before / after `keras_cxr.layers._torch_kernels.dense_call`, the second pair of MONAI numbers from the
+same run.) Images/s in the same runs: 0.91 against MONAI 1.01 (0.90x) before, 1.01 against 1.03 (0.99x) after.
+What keeps it below the 1.2x goal on this CPU: torch's channels-last group-norm backward
+(`native_group_norm_backward`, 1058 ms per step, ~120 ms at (8, 256, 256, 16) against 36 ms forward). Measured
+alternatives at that shape, forward + backward: NCHW copy + group norm + copy back 201 ms, `F.instance_norm`
+(MONAI's path) + copy back 212 ms, generic reductions on NHWC 320 ms, against 155 ms now; the NCHW route pays
+off for MONAI only because its whole decoder stays NCHW, where its convolutions are ~20 % slower than ours.
 """
 
 import argparse

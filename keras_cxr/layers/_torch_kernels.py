@@ -1,5 +1,5 @@
-"""Faster PyTorch kernels for the Keras ops a CNN spends its time in: the layout step of convolutions and
-pooling, batch normalization, group (instance) normalization.
+"""Faster PyTorch kernels for the Keras ops a CNN or a UNETR spends its time in: the layout step of convolutions
+and pooling, batch normalization, group (instance) normalization, dense layers.
 
 Why (issue 30, profiled with torch.profiler on ResNet-50 and MobileNetV2 training steps beside timm's, 2-core
 AMD EPYC, Keras 3.15.1 on torch 2.13.0; `benchmarks/cnn_backbones.py` has the numbers):
@@ -14,8 +14,9 @@ AMD EPYC, Keras 3.15.1 on torch 2.13.0; `benchmarks/cnn_backbones.py` has the nu
   their backward); about another 15 %.
 
 `install()` replaces Keras' torch `_transpose_spatial_inputs` with a copy-free one (so `conv`, `depthwise_conv`,
-`separable_conv`, `conv_transpose` and the poolings get a channels-last tensor as they are), and the two
-normalization layers' `call` with one that calls PyTorch's kernels (batch norm in training: batch statistics,
+`separable_conv`, `conv_transpose` and the poolings get a channels-last tensor as they are), `Dense.call` with
+one `F.linear` (matmul and bias in one `addmm`), and the two normalization layers' `call` with one that calls
+PyTorch's kernels (batch norm in training: batch statistics,
 then the moving averages updated as Keras does). Same arithmetic, same variables, same `.keras` files: a model
 trained with them loads and predicts identically without them and on TensorFlow (tests compare outputs,
 gradients and moving statistics with Keras' own functions). Masks, renorm, synchronized BN and other axes fall
@@ -38,6 +39,7 @@ from keras.src.backend.torch import nn as torch_nn
 ENV = "KERAS_CXR_TORCH_KERNELS"
 keras_transpose_spatial_inputs = torch_nn._transpose_spatial_inputs  # Keras' own, for the fall-through and tests
 keras_batch_norm_call = keras.layers.BatchNormalization.call
+keras_dense_call = keras.layers.Dense.call
 keras_group_norm_call = keras.layers.GroupNormalization.call
 
 
@@ -106,6 +108,18 @@ def group_norm_call(self, inputs):
     return keras.ops.cast(outputs, self.compute_dtype)
 
 
+def dense_call(self, inputs, training=None):
+    """`Dense.call` as one `F.linear` (`addmm`: the bias added inside the matrix product, and its gradient summed
+    there too) where Keras makes a `matmul` and a separate broadcast `add` (UNETR profile, issue 30: ~10 % of
+    each of the ViT's 48 dense layers, forward + backward). Quantized, LoRA and non-tensor cases go to Keras'."""
+    if self.quantization_mode is not None or self.lora_enabled or not torch.is_tensor(inputs):
+        return keras_dense_call(self, inputs, training)
+    kernel = self._kernel.value.to(inputs.dtype)
+    bias = None if self.bias is None else self.bias.value.to(inputs.dtype)
+    x = F.linear(inputs, kernel.t(), bias)
+    return self.activation(x) if self.activation is not None else x
+
+
 def install():
     """Puts `conv` and `batch_norm_call` in place of Keras' (once; not when `KERAS_CXR_TORCH_KERNELS=0`).
     Returns whether they are installed."""
@@ -114,6 +128,7 @@ def install():
     torch_nn._transpose_spatial_inputs = transpose_spatial_inputs
     keras.layers.BatchNormalization.call = batch_norm_call
     keras.layers.GroupNormalization.call = group_norm_call
+    keras.layers.Dense.call = dense_call
     return True
 
 
@@ -122,3 +137,4 @@ def uninstall():
     torch_nn._transpose_spatial_inputs = keras_transpose_spatial_inputs
     keras.layers.BatchNormalization.call = keras_batch_norm_call
     keras.layers.GroupNormalization.call = keras_group_norm_call
+    keras.layers.Dense.call = keras_dense_call

@@ -121,8 +121,10 @@ class Config(RecipeConfig):
         test accuracy full 0.767, ablation-1 0.787 (majority class ~0.5); age MAE 1.74 / 1.83 years against 4.5
         for the training-mean age (before `keras_cxr.models.vgg16` standardized its inputs: 0.825 / 0.829,
         2.1 / 1.8 years). TensorFlow, seed 0: 0.79 / 0.80, 1.9 / 1.8 years. With the earlier preset (300 images,
-        4 epochs) accuracy was 0.50 and age R² −26.
-        `tests/recipes/test_quick_presets.py` asserts the targets."""
+        4 epochs) accuracy was 0.50 and age R² −26. The autoencoder's feature probe (its encoder's multi-scale
+        pooled features, linear, cross-validated on 512 labelled images) rises over the 5 pretraining epochs:
+        0.75 on the initial weights, 0.78 after epoch 1, 0.79 after epoch 5 (best 0.81; PyTorch, seed 0).
+        `tests/recipes/test_quick_presets.py` asserts the targets and the probe's rise."""
         values = dict(output_dir="runs/infant_transfer_quick", phantom_pretrain_images=600,
                       phantom_transfer_images=1200, backbones=("vgg16",), width_multiplier=0.125,
                       variants=("ablation1", "full"), seeds=(0,), image_size=64, decoder_filters=(32, 16),

@@ -66,6 +66,7 @@ def test_they_are_installed_on_torch():
     assert kernels.torch_nn._transpose_spatial_inputs is kernels.transpose_spatial_inputs
     assert keras.layers.BatchNormalization.call is kernels.batch_norm_call
     assert keras.layers.GroupNormalization.call is kernels.group_norm_call
+    assert keras.layers.Dense.call is kernels.dense_call
 
 
 @pytest.mark.parametrize("options", [dict(filters=4, kernel_size=3, padding="same"),
@@ -90,6 +91,27 @@ def test_depthwise_separable_transposed_convolutions_and_poolings_equal_keras():
     _compare(_layer(keras.layers.Conv1D, filters=4, kernel_size=3), X[:, 0], training=True)  # Keras' own path
     strided = X[:, ::2]  # not contiguous after the permute: made channels-last
     _compare(_layer(keras.layers.Conv2D, filters=4, kernel_size=3), strided, training=True)
+
+
+@pytest.mark.parametrize("options, x", [(dict(units=7), X), (dict(units=5, use_bias=False), X[:, 0]),
+                                        (dict(units=4, activation="gelu"), X[:, 0, 0])])
+def test_dense_equals_keras(options, x):
+    _compare(_layer(keras.layers.Dense, **options), x, training=True)
+
+
+def test_dense_under_bfloat16_and_lora_fall_back_or_match():
+    fused, reference = _both(_layer(keras.layers.Dense, units=6, dtype="mixed_bfloat16"), X, True)
+    assert fused[4] == reference[4] == torch.bfloat16
+    np.testing.assert_allclose(fused[0], reference[0], atol=0.02)
+
+    def lora():
+        keras.utils.set_random_seed(0)
+        layer = keras.layers.Dense(6)
+        layer.build(X.shape)
+        layer.enable_lora(2)
+        return layer
+
+    _compare(lora, X, training=True)  # through Keras' own call
 
 
 @pytest.mark.parametrize("groups, axis", [(-1, -1), (3, -1), (-1, 1)])

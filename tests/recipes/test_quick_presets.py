@@ -45,10 +45,12 @@ def check(missed):
     assert not missed, "targets missed (seed {}):\n".format(SEED) + "\n".join(missed)
 
 
-def probe_curves(folder, stages):
+def probe_curves(folder, stages, rises=None):
     """Issue 28: every pretraining stage's saved history carries its kNN and linear probe AUC per epoch (finite,
     in [0, 1]) and on the initial weights; returns {stage: (start, first epoch, last epoch) linear-probe AUC} for
-    the closing numbers and prints both probes' curves."""
+    the closing numbers and prints both probes' curves. `rises` {stage: margin}: the linear probe of that stage
+    must end at least `margin` above its value on the initial weights (the encoder learned something the
+    downstream task can use; measured margins are in each preset's docstring)."""
     from keras_cxr.recipes import engine
     from keras_cxr.recipes.base import RecipeConfig
 
@@ -63,6 +65,8 @@ def probe_curves(folder, stages):
             assert ((values >= 0) & (values <= 1)).all(), (stage, key, values)
             print(f"probe curve {stage} {key} (epoch 0 = initial weights):", np.round(values, 3).tolist())
         found[stage] = (start["linear_auc"], history["linear_auc"][0], history["linear_auc"][-1])
+        margin = (rises or {}).get(stage)
+        assert margin is None or history["linear_auc"][-1] >= start["linear_auc"] + margin, (stage, found[stage])
     return found
 
 
@@ -122,7 +126,7 @@ def test_ss_cxr_quick_preset_classifies_and_segments(tmp_path):
         if row["dice"][0] < 0.90:
             missed.append(f"{strategy}: Dice {row['dice']}")
     check(missed)
-    probe_curves(tmp_path, ("gmml",))
+    probe_curves(tmp_path, ("gmml",), rises={"gmml": 0.05})  # measured 0.63 -> 0.78
 
 
 @pytest.mark.slow_on_tensorflow
@@ -140,4 +144,5 @@ def test_infant_transfer_quick_preset_beats_the_majority_class_and_the_mean_age(
             missed.append(f"{backbone}: accuracy {row['accuracy']} (majority class {majority:.3f}), age MAE "
                           f"{row['age_mae']} (training-mean age {mean_age_mae:.3f}), warnings {row['warnings']}")
     check(missed)
-    probe_curves(tmp_path, [f"autoencoder_{backbone}" for backbone in config.backbones])
+    probe_curves(tmp_path, [f"autoencoder_{backbone}" for backbone in config.backbones],
+                 rises={"autoencoder_vgg16": 0.02})  # measured 0.75 -> 0.79 (best 0.81)
