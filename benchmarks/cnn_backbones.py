@@ -43,7 +43,14 @@ Measured (batch 32, 224 px, float32, 5 steps; each candidate alone in its own pr
 | MobileNetV2 | 3.98 | 8.71 | 8.71-8.98 | 0.44x | 1.00x |
 
 ("before": the same run with `KERAS_CXR_TORCH_KERNELS=0`, i.e. Keras' layout step and normalization, and the
-fused optimizer already in; timm's number is given from both runs.) bf16 was not measured here: this CPU has no
+fused optimizer already in; timm's number is given from both runs.)
+
+All eight backbones, one later run (batch 32, 224 px, float32, 2 steps after 1 warm-up, each candidate alone in its
+own process, same machine, with the fused Dense as well), images/s keras_cxr / timm: VGG-19 0.58 / 0.51 (1.14x),
+ShuffleNet v1 17.65 / no timm model, Xception 2.39 / 2.48 (0.96x), HRNet-W32 1.00 / 1.40 (0.72x), ResNeXt-50
+2.11 / 2.15 (0.98x), DenseNet-121 3.10 / 3.10 (1.00x), ResNet-50 2.61 / 2.79 (0.94x), MobileNetV2 9.08 / 9.49
+(0.96x; 1.00x in the run above: ~5 % run-to-run noise at 2 steps). HRNet-W32 is the one far from 1.0x and is
+not profiled yet (`--profile DIR --backbones hrnet_w32` prints where its time goes beside timm's). bf16 was not measured here: this CPU has no
 bf16 units (no AMX, no AVX-512 bf16), so bf16 is emulated and slower than float32 for every candidate.
 """
 

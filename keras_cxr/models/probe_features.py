@@ -37,8 +37,8 @@ def probe_features(model):
     >>> import numpy as np
     >>> from keras_cxr.models import vgg16_sharp_unet
     >>> features = probe_features(vgg16_sharp_unet((32, 32, 1), width_multiplier=0.0625))
-    >>> tuple(features.predict(np.zeros((2, 32, 32, 1), "float32"), verbose=0).shape)
-    (2, 32)
+    >>> tuple(features.predict(np.zeros((2, 32, 32, 1), "float32"), verbose=0).shape)  # 4 + 8 + 16 + 32 + 32 channels
+    (2, 92)
     """
     if hasattr(model, "online") and hasattr(model.online, "encoder"):  # DualMAE: the online network
         model = model.online

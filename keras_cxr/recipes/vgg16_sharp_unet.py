@@ -154,6 +154,15 @@ class Config(RecipeConfig):
         preset (SGD, 400 images) every classifier was constant; B from scratch learns at every seed since
         `keras_cxr.models.vgg16` standardizes its inputs and draws fan-in kernels (it sat at ln 2 for seeds 1
         and 2 before). `tests/recipes/test_quick_presets.py` asserts the targets.
+
+        Feature probes of the pretexts (the U-Net encoder's multi-scale pooled features, cross-validated on 512
+        labelled images; PyTorch, seed 0): they do not rise. Linear: denoising 0.878 on the initial weights,
+        0.883 after epoch 1, 0.874 after epoch 15; deblurring 0.868, 0.871, 0.867. kNN falls (0.84 -> 0.76 and
+        0.84 -> 0.71). The He-initialized encoder's random multi-scale features already separate the phantom's
+        findings at 0.87 AUC, and restoring noise or blur (solved mostly through the shallow skip connections)
+        adds nothing a linear probe of the phantom's abnormal-vs-normal label can use. Not hidden by the probe's
+        choice of layer: the bottleneck alone, the penultimate stage, max pooling and a 2 x 2 spatial grid behave
+        alike (no rise after epoch 1), and the paper's learning rate of 1e-3 gives the same picture.
         """
         values = dict(
             output_dir="runs/vgg16_sharp_unet_quick", phantom_pretext_images=400, phantom_classify_images=1200,

@@ -97,7 +97,8 @@ def test_dual_mae_quick_preset_learns_the_findings(tmp_path):
         if result["mean_auc"][0] < 0.70 or result["degenerate"]:
             missed.append(f"{method}: mean AUC {result['mean_auc']}, warnings {result['warnings']}")
     check(missed)
-    probe_curves(tmp_path, ("mae_mask85", "dual_mae_mask75"))
+    probe_curves(tmp_path, ("mae_mask85", "dual_mae_mask75"),
+                 rises={"mae_mask85": 0.03, "dual_mae_mask75": 0.02})  # measured 0.64 -> 0.72, 0.67 -> 0.71
     # the full output (tests/recipes/test_dual_mae.py's tiny run is `slow`: CI budget)
     assert set(metrics["methods_not_requested"]) == set(dual_mae.METHODS) - set(metrics["table_3_4"])
     assert "delong_vs_dual_mae" in metrics["table_3_4"]["mae"] and "Not requested in this run" in \
