@@ -58,7 +58,7 @@ def op_family(name):
     """The family (`OP_FAMILIES`) of an aten op name, "other" when none matches."""
     bare = name.split("::")[-1].lower()
     for family, keys in OP_FAMILIES:
-        if any(bare == key or bare.startswith(key) or key in bare for key in keys):
+        if any(key in bare for key in keys):
             return family
     return "other"
 

@@ -74,8 +74,7 @@ class FeatureProbe(keras.callbacks.Callback):
                              f"({np.unique(self.train_labels).tolist()}); give it labelled images of >= 2 classes.")
         if groups is not None and len(groups) != len(self.train_labels):
             raise ValueError(f"{type(self).__name__}: {len(groups)} groups for {len(self.train_labels)} images.")
-        self.groups, self.seed = groups, int(seed)
-        self.folds = None if test is not None else probe_folds(self.train_labels, folds, groups, self.seed)
+        self.folds = None if test is not None else probe_folds(self.train_labels, folds, groups, int(seed))
         self.records = []
 
     @staticmethod
@@ -110,9 +109,10 @@ class FeatureProbe(keras.callbacks.Callback):
             FeatureProbe._shared[key] = compute()
         return FeatureProbe._shared[key]
 
-    def evaluate(self, _epoch=None):
-        """(AUC, accuracy) of the probe on the current weights."""
-        train, test = self._features(_epoch)
+    def evaluate(self, epoch=None):
+        """(AUC, accuracy) of the probe on the current weights; probes evaluated under the same `epoch` label
+        (an epoch's end, or -1 for the initial weights) share one feature pass of their image arrays."""
+        train, test = self._features(epoch)
         if test is not None:
             return probe_scores(self.test_labels, self.probabilities(train, self.train_labels, test))
         found = np.zeros((len(train), self.num_classes), "float32")
@@ -129,7 +129,7 @@ class FeatureProbe(keras.callbacks.Callback):
         last = self.params and epoch + 1 == self.params.get("epochs")
         auc = accuracy = math.nan
         if (epoch + 1) % self.every == 0 or last:
-            auc, accuracy = self.evaluate(_epoch=epoch)
+            auc, accuracy = self.evaluate(epoch)
             self.records.append((epoch + 1, auc, accuracy))
         if logs is not None:
             logs[f"{self.prefix}_auc"], logs[f"{self.prefix}_accuracy"] = auc, accuracy

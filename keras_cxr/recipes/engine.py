@@ -229,7 +229,7 @@ def fit(config, name, model, train, *, validation=None, epochs, optimizer, loss=
         for probe in probes:
             probe.set_model(model)
         state.at_start = {f"{p.prefix}_{key}": _jsonable(value) for p in probes
-                          for key, value in zip(("auc", "accuracy"), p.evaluate())}
+                          for key, value in zip(("auc", "accuracy"), p.evaluate(epoch=-1))}
         state.save()
     log = _callbacks(state, monitor, keep)
     # Order at each epoch's end: the callbacks (probes add their logs), the engine log (records them), then the
