@@ -27,7 +27,15 @@ def probe_scores(labels, probabilities):
 def probe_folds(labels, folds=5, groups=None, seed=0):
     """(fit rows, score rows) pairs of a stratified k-fold split of the probe images, grouped by patient when
     `groups` is given (scikit-learn's `StratifiedGroupKFold`, so no patient is on both sides); `folds` is
-    capped by the smaller class's count."""
+    capped by the smaller class's count (not in the papers: lightly / solo-learn probe on a held-out split;
+    cross-validation is scikit-learn's standard answer when the labelled set is small).
+
+    Example:
+    >>> patients = np.array(["a", "a", "b", "b", "c", "d"])
+    >>> folds = probe_folds([0, 0, 1, 1, 0, 1], folds=2, groups=patients)
+    >>> [bool(set(patients[fit]) & set(patients[score])) for fit, score in folds]  # no patient on both sides
+    [False, False]
+    """
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     labels = np.asarray(labels).astype(int).ravel()
