@@ -156,6 +156,26 @@ def test_official_test_split_is_used_when_the_layout_has_one(tmp_path):
     assert len(phantom["splits"]["test"]) > 0 and sum(len(v) for v in phantom["splits"].values()) == 90
 
 
+def test_phantom_findings_left_out_are_neither_drawn_nor_classified(tmp_path):
+    from keras_cxr.data import FINDINGS, make_phantom_dataset
+
+    config = dual_mae.Config.quick(output_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"), **TINY)
+    assert config.phantom_findings == FINDINGS[:4]  # the quick preset leaves out the 2-3 px nodule
+    data = dual_mae.load_data(config)
+    assert data["class_names"] == ["no finding", *FINDINGS[:4]]
+    frame = np.concatenate([split.labels for split in data["splits"].values()])
+    assert frame.shape == (90, 5) and (frame[:, 0] == (frame[:, 1:].sum(1) == 0)).all()
+    # the images are those of the phantom drawn with no nodule (same seed): its labels, in the same files
+    reference = make_phantom_dataset(90, 36, seed=config.seed + 20, prevalence=dual_mae._phantom_prevalence(config))
+    assert reference.labels[:, FINDINGS.index("nodule")].sum() == 0
+    assert sorted(map(tuple, frame[:, 1:])) == sorted(map(tuple, reference.labels[:, :4]))
+
+    full = dual_mae.load_data(dataclasses.replace(config, phantom_findings=FINDINGS))
+    assert full["class_names"] == ["no finding", *FINDINGS]
+    with pytest.raises(ValueError, match="phantom_findings must be a non-empty subset"):
+        dual_mae.load_data(dataclasses.replace(config, phantom_findings=("nodules",)))
+
+
 def test_report_names_the_test_split(tmp_path):
     (tmp_path / "figures").mkdir()
     text = dual_mae.write_report(dual_mae.Config.quick(output_dir=str(tmp_path)), {

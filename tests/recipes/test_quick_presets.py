@@ -98,7 +98,7 @@ def test_dual_mae_quick_preset_learns_the_findings(tmp_path):
             missed.append(f"{method}: mean AUC {result['mean_auc']}, warnings {result['warnings']}")
     check(missed)
     probe_curves(tmp_path, ("mae_mask85", "dual_mae_mask75"),
-                 rises={"mae_mask85": 0.03, "dual_mae_mask75": 0.02})  # measured 0.64 -> 0.72, 0.67 -> 0.71
+                 rises={"mae_mask85": 0.03, "dual_mae_mask75": 0.02})  # measured 0.63 -> 0.71, 0.66 -> 0.69
     # the full output (tests/recipes/test_dual_mae.py's tiny run is `slow`: CI budget)
     assert set(metrics["methods_not_requested"]) == set(dual_mae.METHODS) - set(metrics["table_3_4"])
     assert "delong_vs_dual_mae" in metrics["table_3_4"]["mae"] and "Not requested in this run" in \
