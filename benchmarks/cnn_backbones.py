@@ -49,9 +49,21 @@ All eight backbones, one later run (batch 32, 224 px, float32, 2 steps after 1 w
 own process, same machine, with the fused Dense as well), images/s keras_cxr / timm: VGG-19 0.58 / 0.51 (1.14x),
 ShuffleNet v1 17.65 / no timm model, Xception 2.39 / 2.48 (0.96x), HRNet-W32 1.00 / 1.40 (0.72x), ResNeXt-50
 2.11 / 2.15 (0.98x), DenseNet-121 3.10 / 3.10 (1.00x), ResNet-50 2.61 / 2.79 (0.94x), MobileNetV2 9.08 / 9.49
-(0.96x; 1.00x in the run above: ~5 % run-to-run noise at 2 steps). HRNet-W32 is the one far from 1.0x and is
-not profiled yet (`--profile DIR --backbones hrnet_w32` prints where its time goes beside timm's). bf16 was not measured here: this CPU has no
+(0.96x; 1.00x in the run above: ~5 % run-to-run noise at 2 steps). bf16 was not measured here: this CPU has no
 bf16 units (no AMX, no AVX-512 bf16), so bf16 is emulated and slower than float32 for every candidate.
+
+HRNet-W32, profiled (`--profile DIR --backbones hrnet_w32`; self CPU ms per step, keras_cxr / timm): step 32,246 /
+23,555; `convolution_backward` 17,620 / 13,435 and `mkldnn_convolution` 5,220 / 4,823 (the same convolutions:
+single 3 x 3 convolutions at HRNet's shapes, 32-256 channels at 56-7 px, forward + backward, take the same time
+in both torch versions and both layouts within noise, so the difference is not the kernel); the rest is
+memory traffic that timm's in-place blocks avoid: Keras' out-of-place ReLU (`clamp_min` 1,046 / 139 with
+`clamp_min_`), `add` 929 / 494 with `add_`, `copy_` 853 / 189 (kernel re-layout, as for ResNet-50), `fill_`
+602 / 3. Fix: `keras_cxr.layers._allocator` keeps freed memory in the process (glibc `mallopt`), so the next
+step's activations and gradients reuse it rather than new pages: keras_cxr's HRNet-W32 +15 % on average over
+four pairs of runs (1.15 -> 1.32 images/s), `convolution_backward` 17.6 -> 14.8 s. Side by side with timm in one
+run each (images/s, ratio): without 1.18 / 1.57 (0.75x), 1.05 / 1.49 (0.70x); with 1.43 / 1.44 (1.00x), 1.24 /
+1.63 (0.76x): timm alone moves 1.44-1.63 between runs, so HRNet-W32 stands at ~0.8-0.9x timm, still below 1.0x
+by the out-of-place ReLU and Add that Keras' functional graph needs.
 """
 
 import argparse

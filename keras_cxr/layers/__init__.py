@@ -16,6 +16,7 @@ from keras_cxr.layers.group_patch_masking import GroupPatchMasking
 import keras as _keras
 
 if _keras.backend.backend() == "torch":  # PyTorch's fused conv / batch-norm kernels (keras_cxr/layers/_torch_kernels.py)
-    from keras_cxr.layers import _torch_kernels
+    from keras_cxr.layers import _allocator, _torch_kernels
 
     _torch_kernels.install()
+    _allocator.tune()  # keep freed activation memory for the next step (keras_cxr/layers/_allocator.py)
