@@ -60,7 +60,7 @@ memory traffic that timm's in-place blocks avoid: Keras' out-of-place ReLU (`cla
 `clamp_min_`), `add` 929 / 494 with `add_`, `copy_` 853 / 189 (kernel re-layout, as for ResNet-50), `fill_`
 602 / 3. Fix: `keras_cxr.layers._allocator` keeps freed memory in the process (glibc `mallopt`), so the next
 step's activations and gradients reuse it rather than new pages: keras_cxr's HRNet-W32 +15 % on average over
-four pairs of runs (1.15 -> 1.32 images/s), `convolution_backward` 17.6 -> 14.8 s. Side by side with timm in one
+four pairs of runs (1.15 -> 1.34 images/s), `convolution_backward` 17.6 -> 14.8 s. Side by side with timm in one
 run each (images/s, ratio): without 1.18 / 1.57 (0.75x), 1.05 / 1.49 (0.70x); with 1.43 / 1.44 (1.00x), 1.24 /
 1.63 (0.76x): timm alone moves 1.44-1.63 between runs, so HRNet-W32 stands at ~0.8-0.9x timm, still below 1.0x
 by the out-of-place ReLU and Add that Keras' functional graph needs.
