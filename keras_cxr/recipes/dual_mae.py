@@ -215,10 +215,10 @@ def _finetune_index(config):
         index = index_with_official_split(path)
     index = limit(index, config)
     if path is None:  # paper 000's "No finding" class beside the findings
-        kept = [name for name in index.class_names if name in config.phantom_findings]
-        frame = index.frame.drop(columns=[name for name in index.class_names if name not in kept])
+        left_out = [name for name in index.class_names if name not in config.phantom_findings]  # never drawn
+        frame = index.frame.drop(columns=left_out)
         frame.insert(0, "no finding", (np.nan_to_num(index.labels).sum(1) == 0).astype(float))
-        index = DatasetIndex(frame, ["no finding", *kept], "multilabel")
+        index = DatasetIndex(frame, ["no finding", *[n for n in index.class_names if n not in left_out]], "multilabel")
     elif index.task not in ("multilabel", "binary"):
         index.frame[index.class_names] = np.nan_to_num(index.labels)
     return index

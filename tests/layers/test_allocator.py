@@ -32,8 +32,8 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
 
 def _faults_per_step(**env):
     clean = {k: v for k, v in os.environ.items() if k not in _allocator.USER_SETTINGS and k != _allocator.ENV}
-    result = subprocess.run([sys.executable, "-c", STEPS, _allocator.__file__], env={**clean, **env}, capture_output=True, text=True,
-                            check=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", STEPS, _allocator.__file__], env={**clean, **env},
+                            capture_output=True, text=True, check=True, timeout=120)
     return float(result.stdout.strip()), result.stderr.strip().splitlines()[-1]
 
 
